@@ -1,0 +1,92 @@
+// Package inbox records consumed events so a consumer handles each event once.
+//
+// A record is inserted in the same transaction as the handler's writes, keyed
+// by the event id (the _id, hence unique on both backends): a redelivered
+// event fails that insert, the transaction is abandoned and the consumer moves
+// on. Records are removed after a retention that must exceed how long an event
+// can still be redelivered (Kafka's retention, a relay's re-snapshot).
+//
+// It does not consume from Kafka: see package router.
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+)
+
+// Collection is the blueprint's name for consumed-event records.
+const Collection = "consumed-events"
+
+// ErrDuplicate is returned by Record for an event already recorded.
+var ErrDuplicate = errors.New("inbox: event already consumed")
+
+// ErrNoTransaction is returned by Record outside a transaction.
+var ErrNoTransaction = errors.New("inbox: record outside a transaction")
+
+type record struct {
+	EventID    string    `bson:"_id"`
+	EventType  string    `bson:"eventType"`
+	ConsumedAt time.Time `bson:"timestamp"`
+}
+
+// Inbox is the consumed-events collection of one database.
+type Inbox struct {
+	coll lungo.ICollection
+}
+
+// Open returns the inbox of db.
+func Open(db lungo.IDatabase) *Inbox {
+	return &Inbox{coll: db.Collection(Collection)}
+}
+
+// EnsureIndexes creates the index the cleanup uses.
+func (i *Inbox) EnsureIndexes(ctx context.Context) error {
+	_, err := i.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "timestamp", Value: 1}}})
+	if err != nil {
+		return fmt.Errorf("inbox: create index: %w", err)
+	}
+	return nil
+}
+
+// Record marks eventID as consumed. ctx must belong to a transaction, so the
+// record commits with the handler's writes. It returns ErrDuplicate when the
+// event was consumed before.
+func (i *Inbox) Record(ctx context.Context, eventID, eventType string) error {
+	if !mongotx.InTransaction(ctx) {
+		return ErrNoTransaction
+	}
+	_, err := i.coll.InsertOne(ctx, record{EventID: eventID, EventType: eventType, ConsumedAt: mongotx.Now()})
+	if mongotx.IsDuplicateKey(err) {
+		return ErrDuplicate
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: record %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// Seen reports whether eventID was consumed.
+func (i *Inbox) Seen(ctx context.Context, eventID string) (bool, error) {
+	n, err := i.coll.CountDocuments(ctx, bson.M{"_id": eventID})
+	if err != nil {
+		return false, fmt.Errorf("inbox: look up %s: %w", eventID, err)
+	}
+	return n > 0, nil
+}
+
+// Cleanup deletes records consumed before t and returns how many it deleted.
+func (i *Inbox) Cleanup(ctx context.Context, t time.Time) (int64, error) {
+	res, err := i.coll.DeleteMany(ctx, bson.M{"timestamp": bson.M{"$lt": t}})
+	if err != nil {
+		return 0, fmt.Errorf("inbox: cleanup: %w", err)
+	}
+	return res.DeletedCount, nil
+}

@@ -1,0 +1,162 @@
+// Package mongotx opens a MongoDB-shaped store and runs units of work in
+// transactions.
+//
+// The same code runs on two backends: an embedded lungo engine persisted to a
+// file (the embedded profile, no server needed) and a real MongoDB replica set
+// reached through lungo.Connect. Both are used through lungo's interfaces,
+// which mirror the official driver.
+//
+// A transaction is carried by the context: Transact called with a context
+// that already belongs to a transaction joins it instead of starting another.
+// This lets a consumer record the consumed event and call a store method that
+// opens its own transaction, and have both commit together.
+//
+// It does not define collections, documents or indexes: stores do.
+package mongotx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
+)
+
+// Options selects and tunes the backend.
+type Options struct {
+	// URI of a MongoDB replica set. Empty selects the embedded engine.
+	URI string
+	// Dir holds the embedded engine's file. Required when URI is empty.
+	Dir string
+	// OplogSize bounds the embedded engine's change history (entries).
+	// Zero keeps lungo's default of 1,000.
+	OplogSize int
+}
+
+// Client is an open store.
+type Client struct {
+	lungo.IClient
+	engine   *lungo.Engine
+	embedded bool
+}
+
+// Open connects to MongoDB, or opens the embedded engine under opts.Dir.
+func Open(ctx context.Context, opts Options) (*Client, error) {
+	if opts.URI != "" {
+		cl, err := lungo.Connect(ctx, options.Client().ApplyURI(opts.URI))
+		if err != nil {
+			return nil, fmt.Errorf("connect to mongodb: %w", err)
+		}
+		return &Client{IClient: cl}, nil
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("embedded store needs a directory")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create store directory: %w", err)
+	}
+	lopts := lungo.Options{Store: lungo.NewFileStore(filepath.Join(opts.Dir, "store.bson"), 0o600)}
+	if opts.OplogSize > 0 {
+		lopts.MaxOplogSize = opts.OplogSize
+		lopts.MinOplogSize = min(100, opts.OplogSize)
+	}
+	cl, engine, err := lungo.Open(ctx, lopts)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
+	}
+	return &Client{IClient: cl, engine: engine, embedded: true}, nil
+}
+
+// Embedded reports whether the client runs the in-process engine.
+func (c *Client) Embedded() bool { return c.embedded }
+
+// Ping checks that the store answers.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.IClient.Ping(ctx, readpref.Primary())
+}
+
+// Close disconnects from MongoDB or flushes and closes the embedded engine.
+func (c *Client) Close(ctx context.Context) error {
+	if c.engine != nil {
+		c.engine.Close()
+		return nil
+	}
+	return c.IClient.Disconnect(ctx)
+}
+
+type txKey struct{}
+
+// Transact runs fn in a transaction and commits it when fn returns nil.
+// Every store operation inside fn must use the context fn receives. When ctx
+// already belongs to a transaction, fn joins it. On a real replica set,
+// transient transaction errors and unknown commit results are retried by the
+// driver, so fn may run more than once and must not have side effects
+// outside the store.
+func (c *Client) Transact(ctx context.Context, fn func(ctx context.Context) error) error {
+	if InTransaction(ctx) {
+		return fn(ctx)
+	}
+	return c.IClient.UseSession(ctx, func(sc lungo.ISessionContext) error {
+		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (interface{}, error) {
+			return nil, fn(context.WithValue(tc, txKey{}, true))
+		})
+		return err
+	})
+}
+
+// InTransaction reports whether ctx belongs to a transaction opened by Transact.
+func InTransaction(ctx context.Context) bool {
+	v, _ := ctx.Value(txKey{}).(bool)
+	return v
+}
+
+// IsDuplicateKey reports whether err is a unique index violation, from either
+// backend (lungo's is not recognised by mongo.IsDuplicateKeyError).
+func IsDuplicateKey(err error) bool {
+	return err != nil && (mongo.IsDuplicateKeyError(err) || lungo.IsUniquenessError(err))
+}
+
+// IsUnavailable reports whether err means the store could not be reached or
+// did not answer in time: worth retrying later, not a fault of the request.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var sse mongo.ServerError
+	if errors.As(err, &sse) && sse.HasErrorLabel("TransientTransactionError") {
+		return true
+	}
+	return strings.Contains(err.Error(), "server selection error")
+}
+
+// IsHistoryLost reports whether a change stream cannot resume because its
+// position has left the change history (the oplog), so the caller must
+// re-read the collection instead.
+func IsHistoryLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, lungo.ErrLostOplogPosition) || strings.Contains(err.Error(), "unable to resume change stream") {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		// 286 ChangeStreamHistoryLost, 280 ChangeStreamFatalError, 136 CappedPositionLost.
+		return se.HasErrorCode(286) || se.HasErrorCode(280) || se.HasErrorCode(136)
+	}
+	return false
+}
+
+// Now returns the current time rounded to the millisecond, the precision
+// MongoDB stores, so a value reads back equal to what was written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

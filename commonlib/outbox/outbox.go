@@ -1,0 +1,101 @@
+// Package outbox writes domain events to an outbox collection in the same
+// transaction as the change they report.
+//
+// The documents have the shape Debezium's MongoEventRouter reads (_id,
+// aggregateType, aggregateId, type, payload as an embedded document), so
+// either Debezium or the project's relay can publish them. Publishing is not
+// done here: see package relay.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+)
+
+// ErrNoTransaction is returned by Append outside a transaction: an event
+// written on its own could be published for a change that never committed.
+var ErrNoTransaction = errors.New("outbox: append outside a transaction")
+
+// Event is one outbox document.
+type Event struct {
+	ID            string    `bson:"_id"`
+	AggregateType string    `bson:"aggregateType"`
+	AggregateID   string    `bson:"aggregateId"`
+	Type          string    `bson:"type"`
+	Payload       any       `bson:"payload"`
+	CreatedAt     time.Time `bson:"createdAt"`
+}
+
+// New returns an event with a fresh id and the current time.
+func New(aggregateType, aggregateID, eventType string, payload any) Event {
+	return Event{
+		ID:            uuid.NewString(),
+		AggregateType: aggregateType,
+		AggregateID:   aggregateID,
+		Type:          eventType,
+		Payload:       payload,
+		CreatedAt:     mongotx.Now(),
+	}
+}
+
+// Outbox is one outbox collection.
+type Outbox struct {
+	coll lungo.ICollection
+}
+
+// Open returns the outbox stored in collection name of db.
+func Open(db lungo.IDatabase, name string) *Outbox {
+	return &Outbox{coll: db.Collection(name)}
+}
+
+// EnsureIndexes creates the index the retention purge uses.
+func (o *Outbox) EnsureIndexes(ctx context.Context) error {
+	_, err := o.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "createdAt", Value: 1}}})
+	if err != nil {
+		return fmt.Errorf("outbox %s: create index: %w", o.coll.Name(), err)
+	}
+	return nil
+}
+
+// Append inserts events. ctx must belong to a transaction (mongotx.Transact).
+func (o *Outbox) Append(ctx context.Context, events ...Event) error {
+	if !mongotx.InTransaction(ctx) {
+		return ErrNoTransaction
+	}
+	for _, e := range events {
+		if e.Payload == nil {
+			return fmt.Errorf("outbox: event %s of type %s has no payload", e.ID, e.Type)
+		}
+		if _, err := o.coll.InsertOne(ctx, e); err != nil {
+			return fmt.Errorf("outbox %s: insert %s: %w", o.coll.Name(), e.Type, err)
+		}
+	}
+	return nil
+}
+
+// Purge deletes events created before t and returns how many it deleted.
+// The relays read the change history, not the collection, so deleting
+// published events is safe; the caller must not pass a t later than what
+// its relay has published (see relay.Relay.PublishedThrough).
+func (o *Outbox) Purge(ctx context.Context, t time.Time) (int64, error) {
+	res, err := o.coll.DeleteMany(ctx, bson.M{"createdAt": bson.M{"$lt": t}})
+	if err != nil {
+		return 0, fmt.Errorf("outbox %s: purge: %w", o.coll.Name(), err)
+	}
+	return res.DeletedCount, nil
+}
+
+// Count returns how many events the outbox holds.
+func (o *Outbox) Count(ctx context.Context) (int64, error) {
+	return o.coll.CountDocuments(ctx, bson.M{}, options.Count())
+}
