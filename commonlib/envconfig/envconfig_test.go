@@ -1,0 +1,48 @@
+package envconfig_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/envconfig"
+)
+
+func TestDefaultsAndValues(t *testing.T) {
+	env := envconfig.New(envconfig.Map(map[string]string{"TIMEOUT": "2m", "LIST": " a; b ;", "EMPTY": "  "}))
+	if got := env.Duration("TIMEOUT", time.Second); got != 2*time.Minute {
+		t.Errorf("TIMEOUT = %v, want 2m", got)
+	}
+	if got := env.Duration("EMPTY", time.Second); got != time.Second {
+		t.Errorf("EMPTY = %v, want the default 1s", got)
+	}
+	if got := env.List("LIST", "x", ";"); strings.Join(got, ",") != "a,b" {
+		t.Errorf("LIST = %q, want [a b]", got)
+	}
+	if got := env.String("UNSET", "def"); got != "def" {
+		t.Errorf("UNSET = %q, want def", got)
+	}
+	if err := env.Err(); err != nil {
+		t.Errorf("unexpected error: %v", err)
+	}
+}
+
+func TestEveryBadVariableIsNamed(t *testing.T) {
+	env := envconfig.New(envconfig.Map(map[string]string{
+		"A": "soon", "B": "-1s", "C": "0", "D": "maybe", "E": ";;",
+	}))
+	env.Duration("A", time.Second)
+	env.Duration("B", time.Second)
+	env.Int("C", 1, 1)
+	env.OneOf("D", "on", "on", "off")
+	env.List("E", "x", ";")
+	err := env.Err()
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, name := range []string{"A=", "B=", "C=", "D=", "E="} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
