@@ -73,6 +73,24 @@ func (i *Inbox) Record(ctx context.Context, eventID, eventType string) error {
 	return nil
 }
 
+// Transactor runs fn in a transaction (mongotx.Client does).
+type Transactor interface {
+	Transact(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// Consume runs fn once per event id: it records the event and runs fn in one
+// transaction of tx. It returns ErrDuplicate, having run nothing, when the
+// event was consumed before, and fn's error, having written nothing, when fn
+// fails.
+func (i *Inbox) Consume(ctx context.Context, tx Transactor, eventID, eventType string, fn func(ctx context.Context) error) error {
+	return tx.Transact(ctx, func(ctx context.Context) error {
+		if err := i.Record(ctx, eventID, eventType); err != nil {
+			return err
+		}
+		return fn(ctx)
+	})
+}
+
 // Seen reports whether eventID was consumed.
 func (i *Inbox) Seen(ctx context.Context, eventID string) (bool, error) {
 	n, err := i.coll.CountDocuments(ctx, bson.M{"_id": eventID})

@@ -28,10 +28,7 @@ func TestRecordDedupsAndRollsBackTheHandlersWrites(t *testing.T) {
 	in, out := inbox.Open(db), outbox.Open(db, "test-events")
 
 	consume := func(eventID string) error {
-		return cl.Transact(ctx, func(ctx context.Context) error {
-			if err := in.Record(ctx, eventID, "SomethingHappened"); err != nil {
-				return err
-			}
+		return in.Consume(ctx, cl, eventID, "SomethingHappened", func(ctx context.Context) error {
 			// A store method opening its own transaction joins this one.
 			return cl.Transact(ctx, func(ctx context.Context) error {
 				return out.Append(ctx, outbox.New("test", "agg-1", "Reacted", map[string]string{"to": eventID}))
@@ -49,12 +46,7 @@ func TestRecordDedupsAndRollsBackTheHandlersWrites(t *testing.T) {
 	}
 
 	failing := errors.New("handler failed")
-	err := cl.Transact(ctx, func(ctx context.Context) error {
-		if err := in.Record(ctx, "e2", "SomethingHappened"); err != nil {
-			return err
-		}
-		return failing
-	})
+	err := in.Consume(ctx, cl, "e2", "SomethingHappened", func(context.Context) error { return failing })
 	if !errors.Is(err, failing) {
 		t.Fatalf("got %v, want the handler's error", err)
 	}

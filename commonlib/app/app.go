@@ -1,0 +1,391 @@
+// Package app runs one saga participant service: its store, HTTP API, outbox
+// relay, Kafka consumers and background jobs, started in order and stopped in
+// the reverse order on shutdown.
+//
+// A service's main parses its configuration (LoadConfig), describes itself in
+// a Spec and calls Run; everything that differs between services (routes,
+// event handlers, jobs, indexes) comes from Spec.Build. The HTTP API answers
+// as soon as the store is open: Kafka is waited for in the background, so a
+// service starts, and takes registrations, while the broker is down.
+//
+// It holds no business rules.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"github.com/IBM/sarama"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sagaoutbox/platform/commonlib/envconfig"
+	"github.com/sagaoutbox/platform/commonlib/httpapi"
+	"github.com/sagaoutbox/platform/commonlib/inbox"
+	"github.com/sagaoutbox/platform/commonlib/jobs"
+	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/relay"
+	"github.com/sagaoutbox/platform/commonlib/router"
+)
+
+// Relay modes (OUTBOX_RELAY).
+const (
+	RelayEmbedded = "embedded"
+	RelayOff      = "off"
+)
+
+// DeadLetterTopic is where messages that can never succeed go (the blueprint's).
+const DeadLetterTopic = "DLT"
+
+// Config is the configuration every service shares, from the environment.
+type Config struct {
+	Name                      string
+	DataDir                   string
+	MongoURI                  string
+	Brokers                   []string
+	HTTPAddr                  string
+	Relay                     string
+	ConsumedEventsCleanupCron string
+	ConsumedEventsRetention   time.Duration
+	OutboxRetention           time.Duration
+	OutboxCleanupCron         string
+	Interesting               []string
+	LogLevel                  slog.Level
+	ShutdownTimeout           time.Duration
+}
+
+// LoadConfig reads the shared variables; name is the binary's name.
+func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string) Config {
+	return Config{
+		Name:                      name,
+		DataDir:                   env.String("DATA_DIR", "./.data"),
+		MongoURI:                  envconfig.Value(env, "MONGODB_URI", "", parseMongoURI),
+		Brokers:                   envconfig.Value(env, "KAFKA_BROKERS", "localhost:9093", kafkaclient.ParseBrokers),
+		HTTPAddr:                  envconfig.Value(env, "HTTP_ADDR", httpAddr, parseAddr),
+		Relay:                     env.OneOf("OUTBOX_RELAY", RelayEmbedded, RelayEmbedded, RelayOff),
+		ConsumedEventsCleanupCron: envconfig.Value(env, "CONSUMED_EVENTS_CLEANUP_CRON", "0 1 0 * * ?", jobs.ParseSpec),
+		ConsumedEventsRetention:   env.Duration("CONSUMED_EVENTS_RETENTION", 168*time.Hour),
+		OutboxRetention:           env.Duration("OUTBOX_RETENTION", 24*time.Hour),
+		OutboxCleanupCron:         envconfig.Value(env, "OUTBOX_CLEANUP_CRON", "0 */10 * * * *", jobs.ParseSpec),
+		Interesting:               env.List("INTERESTING_EVENTS", strings.Join(interesting, ";"), ";"),
+		LogLevel:                  envconfig.Value(env, "LOG_LEVEL", "info", parseLevel),
+		ShutdownTimeout:           env.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+	}
+}
+
+func parseMongoURI(s string) (string, error) {
+	if s != "" && !strings.HasPrefix(s, "mongodb://") && !strings.HasPrefix(s, "mongodb+srv://") {
+		return s, errors.New("must start with mongodb:// or mongodb+srv://")
+	}
+	return s, nil
+}
+
+func parseAddr(s string) (string, error) {
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return s, errors.New("must be host:port or :port")
+	}
+	return s, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	return l, l.UnmarshalText([]byte(s))
+}
+
+// LogValue renders the effective configuration for the start-up log; the
+// MongoDB URI's password is masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("DATA_DIR", c.DataDir),
+		slog.String("MONGODB_URI", maskURI(c.MongoURI)),
+		slog.String("KAFKA_BROKERS", strings.Join(c.Brokers, ",")),
+		slog.String("HTTP_ADDR", c.HTTPAddr),
+		slog.String("OUTBOX_RELAY", c.Relay),
+		slog.String("CONSUMED_EVENTS_CLEANUP_CRON", c.ConsumedEventsCleanupCron),
+		slog.Duration("CONSUMED_EVENTS_RETENTION", c.ConsumedEventsRetention),
+		slog.Duration("OUTBOX_RETENTION", c.OutboxRetention),
+		slog.String("INTERESTING_EVENTS", strings.Join(c.Interesting, ";")),
+	)
+}
+
+func maskURI(uri string) string {
+	if uri == "" {
+		return "(embedded store)"
+	}
+	scheme, rest, _ := strings.Cut(uri, "://")
+	if creds, host, ok := strings.Cut(rest, "@"); ok {
+		user, _, _ := strings.Cut(creds, ":")
+		return scheme + "://" + user + ":***@" + host
+	}
+	return uri
+}
+
+// Spec describes one service to Run.
+type Spec struct {
+	Config           Config
+	Database         string
+	OutboxCollection string
+	BasePath         string
+	Group            string   // consumer group
+	Consume          []string // topics consumed
+	Produce          []string // topics published to (created at start)
+	Connector        []byte   // Debezium connector registration the embedded relay follows
+	MapError         httpapi.Mapper
+	Build            func(d Deps) (Parts, error)
+}
+
+// Deps is what Run opens for the service.
+type Deps struct {
+	Store *mongotx.Client
+	DB    lungo.IDatabase
+	Inbox *inbox.Inbox
+	Log   *slog.Logger
+}
+
+// Parts is what differs between services.
+type Parts struct {
+	EnsureIndexes func(ctx context.Context) error
+	Routes        func(g *echo.Group)
+	Handlers      map[string]router.Handler
+	Jobs          func(s *jobs.Scheduler) error
+}
+
+// Run runs the service until ctx ends, then shuts it down in order: HTTP,
+// consumers, jobs, relay, producer, store. ready, when not nil, receives the
+// HTTP address once the service answers.
+func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr string)) error {
+	cfg := spec.Config
+	log.Info("starting", "config", cfg)
+
+	store, err := mongotx.Open(ctx, mongotx.Options{URI: cfg.MongoURI, Dir: filepath.Join(cfg.DataDir, cfg.Name)})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(context.Background()); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	db := store.Database(spec.Database)
+	in := inbox.Open(db)
+	out := outbox.Open(db, spec.OutboxCollection)
+	if err := in.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	parts, err := spec.Build(Deps{Store: store, DB: db, Inbox: in, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := parts.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	handlers, err := selectHandlers(parts.Handlers, cfg.Interesting)
+	if err != nil {
+		return err
+	}
+	var rel *relay.Relay
+	if cfg.Relay == RelayEmbedded {
+		rc, err := relay.ParseConnector(spec.Connector)
+		if err != nil {
+			return fmt.Errorf("outbox relay: %w", err)
+		}
+		// The relay gets its producer later; New only checks the settings.
+		rel, err = relay.New(store, relay.Options{Config: rc, Database: spec.Database, Log: log.With("component", "relay")})
+		if err != nil {
+			return fmt.Errorf("outbox relay: %w", err)
+		}
+	}
+
+	// HTTP first: the service answers while Kafka is still being waited for.
+	e := httpapi.New(log, spec.MapError, "64KB")
+	g := e.Group(spec.BasePath)
+	parts.Routes(g)
+	g.GET("/health", httpapi.Health(
+		httpapi.Check{Name: "store", Probe: store.Ping},
+		httpapi.Check{Name: "broker", Probe: func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) }},
+	))
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	log.Info("http listening", "addr", ln.Addr().String(), "base", spec.BasePath)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	sched := jobs.New(log.With("component", "jobs"))
+	if err := scheduleCleanups(sched, cfg, in, out, rel, log); err != nil {
+		return err
+	}
+	if parts.Jobs != nil {
+		if err := parts.Jobs(sched); err != nil {
+			return err
+		}
+	}
+	sched.Start()
+
+	// Kafka: producer, topics, relay and consumers, once the broker answers.
+	consumeCtx, stopConsumers := context.WithCancel(context.Background())
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	defer stopConsumers()
+	defer stopRelay()
+	var consumers, relays sync.WaitGroup
+	producerCh := make(chan sarama.SyncProducer, 1)
+	consumers.Add(1)
+	go func() {
+		defer consumers.Done()
+		producer, err := kafkaclient.WaitSyncProducer(consumeCtx, cfg.Brokers, cfg.Name, log.With("component", "kafka"))
+		if err != nil {
+			return // shutting down before the broker ever answered
+		}
+		producerCh <- producer
+		topics := append(append([]string{}, spec.Produce...), spec.Consume...)
+		for err := kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, topics); err != nil; err = kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, topics) {
+			if consumeCtx.Err() != nil {
+				return
+			}
+			log.Warn("ensure topics, retrying", "topics", topics, "err", err)
+			sleep(consumeCtx, 2*time.Second)
+		}
+		if rel != nil {
+			relays.Add(1)
+			go func() {
+				defer relays.Done()
+				if err := rel.Run(relayCtx, producer); err != nil {
+					log.Error("outbox relay stopped", "err", err)
+				}
+			}()
+		}
+		r, err := router.New(router.Config{
+			Brokers:         cfg.Brokers,
+			Group:           spec.Group,
+			ClientID:        cfg.Name,
+			Topics:          spec.Consume,
+			Interesting:     cfg.Interesting,
+			DeadLetterTopic: DeadLetterTopic,
+			IsTransient:     mongotx.IsUnavailable,
+		}, producer, log.With("component", "consumer"))
+		if err != nil {
+			log.Error("consumer not started", "err", err)
+			return
+		}
+		for eventType, h := range handlers {
+			r.Handle(eventType, h)
+		}
+		if err := r.Run(consumeCtx); err != nil {
+			log.Error("consumer stopped", "err", err)
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		log.Error("http server stopped", "err", err)
+	}
+	log.Info("shutting down")
+	deadline, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(deadline); err != nil {
+		log.Error("http shutdown", "err", err)
+	}
+	stopConsumers()
+	wait(deadline, &consumers, "consumers", log)
+	if err := sched.Stop(deadline); err != nil {
+		log.Error("jobs shutdown", "err", err)
+	}
+	stopRelay()
+	wait(deadline, &relays, "relay", log)
+	select {
+	case producer := <-producerCh:
+		if err := producer.Close(); err != nil {
+			log.Error("close producer", "err", err)
+		}
+	default:
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// selectHandlers keeps the handlers of the interesting event types and fails
+// for an interesting type the service cannot handle.
+func selectHandlers(all map[string]router.Handler, interesting []string) (map[string]router.Handler, error) {
+	out := make(map[string]router.Handler, len(interesting))
+	for _, t := range interesting {
+		h, ok := all[t]
+		if !ok {
+			known := make([]string, 0, len(all))
+			for k := range all {
+				known = append(known, k)
+			}
+			return nil, fmt.Errorf("INTERESTING_EVENTS names %s, which this service cannot handle (it handles %s)", t, strings.Join(known, ", "))
+		}
+		out[t] = h
+	}
+	return out, nil
+}
+
+// scheduleCleanups adds the retention jobs: consumed-event records and
+// published outbox events. With the embedded relay the outbox purge never
+// passes what the relay has published; with Debezium it goes by age alone.
+func scheduleCleanups(s *jobs.Scheduler, cfg Config, in *inbox.Inbox, out *outbox.Outbox, rel *relay.Relay, log *slog.Logger) error {
+	err := s.Cron("consumed-events-cleanup", cfg.ConsumedEventsCleanupCron, func(ctx context.Context) error {
+		n, err := in.Cleanup(ctx, time.Now().Add(-cfg.ConsumedEventsRetention))
+		if err == nil {
+			log.Info("consumed events cleaned up", "deleted", n, "retention", cfg.ConsumedEventsRetention)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.Cron("outbox-cleanup", cfg.OutboxCleanupCron, func(ctx context.Context) error {
+		before := time.Now().Add(-cfg.OutboxRetention)
+		if rel != nil {
+			published, err := rel.PublishedThrough(ctx)
+			if err != nil {
+				return err
+			}
+			// Margin for transactions that committed after later-created events.
+			if limit := published.Add(-time.Minute); limit.Before(before) {
+				before = limit
+			}
+		}
+		n, err := out.Purge(ctx, before)
+		if err == nil && n > 0 {
+			log.Info("published outbox events purged", "deleted", n, "before", before)
+		}
+		return err
+	})
+}
+
+func wait(ctx context.Context, wg *sync.WaitGroup, what string, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		log.Error("shutdown deadline passed", "waiting_for", what)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

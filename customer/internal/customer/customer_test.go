@@ -1,0 +1,226 @@
+package customer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/validation"
+	"github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/customer/internal/customer"
+	"github.com/sagaoutbox/platform/customer/internal/mongostore"
+)
+
+type fixture struct {
+	svc    *customer.Service
+	client *mongotx.Client
+	dir    string
+	now    time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	client, err := mongotx.Open(ctx, mongotx.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close(ctx) })
+	store := mongostore.New(client, client.Database(mongostore.Database))
+	if err := store.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{client: client, dir: dir, now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	n := 0
+	f.svc = customer.NewService(store, func() time.Time { return f.now }, func() string { n++; return fmt.Sprintf("c%d", n) })
+	return f
+}
+
+// outbox returns the types of the events in the outbox, oldest first.
+func (f *fixture) outbox(t *testing.T) []bson.M {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := f.client.Database(mongostore.Database).Collection(mongostore.OutboxCollection).Find(ctx, bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+func types(docs []bson.M) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d["type"].(string)
+	}
+	return out
+}
+
+// blueprint is the blueprint's example request, as people will paste it.
+func blueprint() customer.Registration {
+	return customer.Registration{
+		FirstName: "John",
+		LastName:  "Doe",
+		Card:      customer.CardInput{Number: "1234567890", HolderName: "John Doe", CVV: "120", ValidThru: "2024-05-04", Balance: "100"},
+	}
+}
+
+func TestRegisterValidates(t *testing.T) {
+	tests := []struct {
+		name       string
+		change     func(r *customer.Registration)
+		wantFields []string
+	}{
+		{"blueprint example", func(*customer.Registration) {}, nil},
+		{"card with spaces and a 4-digit cvv", func(r *customer.Registration) {
+			r.Card.Number, r.Card.CVV, r.Card.ValidThru, r.Card.Balance = "4111 1111 1111 1111", "1234", "2030-01", "1.5"
+		}, nil},
+		{"everything missing", func(r *customer.Registration) { *r = customer.Registration{} },
+			[]string{"firstName", "lastName", "card.holderName", "card.number", "card.cvv", "card.validThru", "card.balance"}},
+		{"bad card values", func(r *customer.Registration) {
+			r.Card.Number, r.Card.CVV, r.Card.ValidThru, r.Card.Balance = "12ab", "12", "05/24", "-1"
+		}, []string{"card.number", "card.cvv", "card.validThru", "card.balance"}},
+		{"too many decimals", func(r *customer.Registration) { r.Card.Balance = "1.005" }, []string{"card.balance"}},
+		{"number too long", func(r *customer.Registration) { r.Card.Number = "12345678901234567890" }, []string{"card.number"}},
+		{"name too long", func(r *customer.Registration) { r.FirstName = string(bytes.Repeat([]byte("a"), 101)) }, []string{"firstName"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			r := blueprint()
+			tt.change(&r)
+			c, err := f.svc.Register(context.Background(), r)
+			var fields validation.Errors
+			errors.As(err, &fields)
+			var got []string
+			for _, fe := range fields {
+				got = append(got, fe.Field)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantFields) {
+				t.Fatalf("invalid fields = %v, want %v (err %v)", got, tt.wantFields, err)
+			}
+			if tt.wantFields == nil && c.Status != customer.StatusPending {
+				t.Fatalf("status = %s, want %s", c.Status, customer.StatusPending)
+			}
+			if tt.wantFields != nil && len(f.outbox(t)) != 0 {
+				t.Fatal("a rejected registration wrote to the outbox")
+			}
+		})
+	}
+}
+
+func TestRegisterStoresNoCardSecrets(t *testing.T) {
+	f := newFixture(t)
+	r := blueprint()
+	r.Card.Number, r.Card.CVV = "4929123456781234", "987"
+	c, err := f.svc.Register(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Card.MaskedNumber(); got != "******1234" {
+		t.Errorf("masked number = %s, want ******1234", got)
+	}
+	if err := f.client.Close(context.Background()); err != nil { // flush the store file
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(f.dir, "store.bson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"4929123456781234", "cvv", "CVV"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the store holds %q", secret)
+		}
+	}
+	if !bytes.Contains(raw, []byte("******1234")) {
+		t.Error("the store does not hold the masked number: is this the right file?")
+	}
+}
+
+func TestSagaTransitions(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		act        func(f *fixture, id string) error
+		wantErr    error
+		wantStatus customer.Status
+		wantReason string
+		wantEvents []string
+	}{
+		{"approve", func(f *fixture, id string) error { return f.svc.Approve(ctx, id) }, nil,
+			customer.StatusSuccess, "", []string{events.CustomerPendingRegistration, events.CustomerRegistered}},
+		{"reject", func(f *fixture, id string) error { return f.svc.Reject(ctx, id, "NO_BALANCE_LEFT") }, nil,
+			customer.StatusFailed, "NO_BALANCE_LEFT", []string{events.CustomerPendingRegistration, events.CustomerNotRegistered}},
+		{"approve after reject is ignored", func(f *fixture, id string) error {
+			if err := f.svc.Reject(ctx, id, "NO_BALANCE_LEFT"); err != nil {
+				return err
+			}
+			return f.svc.Approve(ctx, id)
+		}, customer.ErrRegistrationEnded, customer.StatusFailed, "NO_BALANCE_LEFT",
+			[]string{events.CustomerPendingRegistration, events.CustomerNotRegistered}},
+		{"late approval after a dead-lock is ignored", func(f *fixture, id string) error {
+			f.now = f.now.Add(6 * time.Minute)
+			if n, err := f.svc.DetectDeadLocks(ctx, 5*time.Minute); err != nil || n != 1 {
+				return fmt.Errorf("DetectDeadLocks = %d, %v; want 1", n, err)
+			}
+			return f.svc.Approve(ctx, id)
+		}, customer.ErrRegistrationEnded, customer.StatusFailed, events.ReasonRegistrationDeadLock,
+			[]string{events.CustomerPendingRegistration, events.CustomerNotRegistered, events.CustomerRegistrationDeadLock}},
+		{"no dead-lock before the timeout", func(f *fixture, id string) error {
+			f.now = f.now.Add(4 * time.Minute)
+			if n, err := f.svc.DetectDeadLocks(ctx, 5*time.Minute); err != nil || n != 0 {
+				return fmt.Errorf("DetectDeadLocks = %d, %v; want 0", n, err)
+			}
+			return nil
+		}, nil, customer.StatusPending, "", []string{events.CustomerPendingRegistration}},
+		{"unknown customer", func(f *fixture, _ string) error { return f.svc.Approve(ctx, "nobody") },
+			customer.ErrNotFound, customer.StatusPending, "", []string{events.CustomerPendingRegistration}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			c, err := f.svc.Register(ctx, blueprint())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.act(f, c.ID); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			got, err := f.svc.Get(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tt.wantStatus || got.FailureReason != tt.wantReason {
+				t.Errorf("status = %s (%q), want %s (%q)", got.Status, got.FailureReason, tt.wantStatus, tt.wantReason)
+			}
+			docs := f.outbox(t)
+			if fmt.Sprint(types(docs)) != fmt.Sprint(tt.wantEvents) {
+				t.Errorf("outbox = %v, want %v", types(docs), tt.wantEvents)
+			}
+			for _, d := range docs {
+				if d["aggregateType"] != events.AggregateType || d["aggregateId"] != c.ID {
+					t.Errorf("event %v: aggregate %v/%v, want %s/%s", d["type"], d["aggregateType"], d["aggregateId"], events.AggregateType, c.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestGetUnknownCustomer(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.svc.Get(context.Background(), "nobody"); !errors.Is(err, customer.ErrNotFound) {
+		t.Fatalf("error = %v, want ErrNotFound", err)
+	}
+}
