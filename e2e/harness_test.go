@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,7 @@ var binDir string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
+		flag.Parse()
 		if testing.Short() || os.Getenv("E2E_SKIP") != "" {
 			fmt.Println("e2e: skipped (-short)")
 			return m.Run()

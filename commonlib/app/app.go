@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -193,18 +194,14 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 	if err != nil {
 		return err
 	}
-	var rel *relay.Relay
+	var relayConfig relay.Config
 	if cfg.Relay == RelayEmbedded {
-		rc, err := relay.ParseConnector(spec.Connector)
-		if err != nil {
-			return fmt.Errorf("outbox relay: %w", err)
-		}
-		// The relay gets its producer later; New only checks the settings.
-		rel, err = relay.New(store, relay.Options{Config: rc, Database: spec.Database, Log: log.With("component", "relay")})
-		if err != nil {
+		if relayConfig, err = relay.ParseConnector(spec.Connector); err != nil {
 			return fmt.Errorf("outbox relay: %w", err)
 		}
 	}
+	// The relay needs a producer, so it exists only once Kafka answered.
+	var rel atomic.Pointer[relay.Relay]
 
 	// HTTP first: the service answers while Kafka is still being waited for.
 	e := httpapi.New(log, spec.MapError, "64KB")
@@ -227,7 +224,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 	}
 
 	sched := jobs.New(log.With("component", "jobs"))
-	if err := scheduleCleanups(sched, cfg, in, out, rel, log); err != nil {
+	if err := scheduleCleanups(sched, cfg, in, out, &rel, log); err != nil {
 		return err
 	}
 	if parts.Jobs != nil {
@@ -260,11 +257,17 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 			log.Warn("ensure topics, retrying", "topics", topics, "err", err)
 			sleep(consumeCtx, 2*time.Second)
 		}
-		if rel != nil {
+		if cfg.Relay == RelayEmbedded {
+			r, err := relay.New(store, relay.Options{Config: relayConfig, Database: spec.Database, Producer: producer, Log: log.With("component", "relay")})
+			if err != nil {
+				log.Error("outbox relay not started", "err", err)
+				return
+			}
+			rel.Store(r)
 			relays.Add(1)
 			go func() {
 				defer relays.Done()
-				if err := rel.Run(relayCtx, producer); err != nil {
+				if err := r.Run(relayCtx); err != nil {
 					log.Error("outbox relay stopped", "err", err)
 				}
 			}()
@@ -339,8 +342,9 @@ func selectHandlers(all map[string]router.Handler, interesting []string) (map[st
 
 // scheduleCleanups adds the retention jobs: consumed-event records and
 // published outbox events. With the embedded relay the outbox purge never
-// passes what the relay has published; with Debezium it goes by age alone.
-func scheduleCleanups(s *jobs.Scheduler, cfg Config, in *inbox.Inbox, out *outbox.Outbox, rel *relay.Relay, log *slog.Logger) error {
+// passes what the relay has published (nothing before the relay runs); with
+// Debezium it goes by age alone.
+func scheduleCleanups(s *jobs.Scheduler, cfg Config, in *inbox.Inbox, out *outbox.Outbox, rel *atomic.Pointer[relay.Relay], log *slog.Logger) error {
 	err := s.Cron("consumed-events-cleanup", cfg.ConsumedEventsCleanupCron, func(ctx context.Context) error {
 		n, err := in.Cleanup(ctx, time.Now().Add(-cfg.ConsumedEventsRetention))
 		if err == nil {
@@ -353,8 +357,12 @@ func scheduleCleanups(s *jobs.Scheduler, cfg Config, in *inbox.Inbox, out *outbo
 	}
 	return s.Cron("outbox-cleanup", cfg.OutboxCleanupCron, func(ctx context.Context) error {
 		before := time.Now().Add(-cfg.OutboxRetention)
-		if rel != nil {
-			published, err := rel.PublishedThrough(ctx)
+		if cfg.Relay == RelayEmbedded {
+			r := rel.Load()
+			if r == nil {
+				return nil
+			}
+			published, err := r.PublishedThrough(ctx)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,528 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Debezium and Kafka Connect class names the relay is interchangeable with.
+const (
+	mongoConnectorClass   = "io.debezium.connector.mongodb.MongoDbConnector"
+	mongoEventRouter      = "io.debezium.connector.mongodb.transforms.outbox.MongoEventRouter"
+	topicNameMatches      = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
+	stringConverter       = "org.apache.kafka.connect.storage.StringConverter"
+	jsonConverter         = "org.apache.kafka.connect.json.JsonConverter"
+	simpleHeaderConverter = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+)
+
+// Defaults of MongoEventRouter's settings (MongoEventRouterConfigDefinition
+// and EventRouterConfigDefinition, Debezium 2.4).
+const (
+	DefaultRouteByField     = "aggregatetype"
+	DefaultTopicRegex       = "(?<routedByValue>.*)"
+	DefaultTopicReplacement = "outbox.event.${routedByValue}"
+	DefaultIDField          = "_id"
+	DefaultPayloadField     = "payload"
+	// fallbackKeyField is EventRouterConfigDefinition's table.field.payload.id
+	// default. MongoEventRouter does not forward that setting, so the
+	// delegate always falls back to this field when the event key is unset or null.
+	fallbackKeyField = "aggregateid"
+)
+
+// Placement is one entry of collection.fields.additional.placement: the
+// document field Field is copied to Location under the name Alias.
+type Placement struct {
+	Field    string
+	Location string // always "header": the only location the relay implements
+	Alias    string
+}
+
+// Config is the relay's settings, parsed from a Debezium MongoDB connector
+// registration by ParseConnector. Field names follow the Debezium settings
+// they come from.
+type Config struct {
+	// Name is the connector name; it also names the relay's stored position.
+	Name string
+	// TopicPrefix is topic.prefix: the predicate sees change events on
+	// "<TopicPrefix>.<database>.<collection>".
+	TopicPrefix string
+	// Databases is database.include.list: regular expressions, matched
+	// case-insensitively against the whole database name like Debezium does.
+	// Empty means every database.
+	Databases []string
+	// IncludedCollections is collection.include.list ("db.coll" regular
+	// expressions, case-insensitive, whole name). Empty means every collection.
+	IncludedCollections []string
+	// ExcludedCollections is collection.exclude.list ("db.coll" regular
+	// expressions, case-insensitive, whole name).
+	ExcludedCollections []string
+	// CollectionPattern is the TopicNameMatches predicate's pattern, already
+	// anchored at both ends, so MatchString is a whole-string match like
+	// Java's Pattern.matches. Nil means the outbox transform applies to every
+	// captured collection.
+	CollectionPattern *regexp.Regexp
+	// RouteByField is route.by.field, the field whose value names the topic.
+	RouteByField string
+	// TopicRegex is route.topic.regex, unanchored (RegexRouter tests it
+	// against the whole value, then replaces its first match). Nil means
+	// DefaultTopicRegex.
+	TopicRegex *regexp.Regexp
+	// TopicReplacement is route.topic.replacement, in Java's replacement
+	// syntax ($1, ${name}, \ escapes).
+	TopicReplacement string
+	// IDField is collection.field.event.id: the "id" header.
+	IDField string
+	// KeyField is collection.field.event.key: the record key. Empty means
+	// Debezium's fallback, the field "aggregateid" if the document has one.
+	KeyField string
+	// PayloadField is collection.field.event.payload: the record value.
+	PayloadField string
+	// TimestampField is collection.field.event.timestamp: when set, the
+	// record timestamp is that field (an int64 of epoch milliseconds) instead
+	// of the processing time.
+	TimestampField string
+	// Placements is collection.fields.additional.placement, in order.
+	Placements []Placement
+	// ExpandJSONPayload is collection.expand.json.payload. The relay only
+	// implements true: an embedded payload document becomes a JSON object.
+	ExpandJSONPayload bool
+	// TombstoneOnEmptyPayload is route.tombstone.on.empty.payload: a null or
+	// blank-string payload becomes a record with a null value.
+	TombstoneOnEmptyPayload bool
+	// InvalidOperationBehavior is debezium.op.invalid.behavior: "warn"
+	// (default) or "error", the level at which dropped updates are logged.
+	InvalidOperationBehavior string
+}
+
+// withDefaults fills the settings Debezium defaults when they are unset.
+func (c Config) withDefaults() Config {
+	if c.RouteByField == "" {
+		c.RouteByField = DefaultRouteByField
+	}
+	if c.TopicReplacement == "" {
+		c.TopicReplacement = DefaultTopicReplacement
+	}
+	if c.TopicRegex == nil {
+		c.TopicRegex = defaultTopicRegex
+	}
+	if c.IDField == "" {
+		c.IDField = DefaultIDField
+	}
+	if c.PayloadField == "" {
+		c.PayloadField = DefaultPayloadField
+	}
+	if c.InvalidOperationBehavior == "" {
+		c.InvalidOperationBehavior = "warn"
+	}
+	return c
+}
+
+var defaultTopicRegex = regexp.MustCompile(DefaultTopicRegex)
+
+// validate checks what ParseConnector cannot guarantee for a Config built
+// by hand.
+func (c Config) validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("relay: config has no name"))
+	}
+	if !c.ExpandJSONPayload {
+		errs = append(errs, errors.New("relay: collection.expand.json.payload must be true (an unexpanded payload is emitted by Debezium as extended JSON text, which the relay does not reproduce)"))
+	}
+	for _, p := range c.Placements {
+		if !strings.EqualFold(p.Location, "header") {
+			errs = append(errs, fmt.Errorf("relay: placement %s:%s:%s: only the header location is implemented", p.Field, p.Location, p.Alias))
+		}
+		if p.Field == "" || p.Alias == "" {
+			errs = append(errs, fmt.Errorf("relay: placement %s:%s:%s needs a field and an alias", p.Field, p.Location, p.Alias))
+		}
+	}
+	switch c.InvalidOperationBehavior {
+	case "", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("relay: invalid operation behavior %q: only warn and error are implemented", c.InvalidOperationBehavior))
+	}
+	if err := validateJavaReplacement(c.withDefaults().TopicRegex, c.withDefaults().TopicReplacement); err != nil {
+		errs = append(errs, fmt.Errorf("relay: route.topic.replacement %q: %w", c.TopicReplacement, err))
+	}
+	for _, list := range [][]string{c.Databases, c.IncludedCollections, c.ExcludedCollections} {
+		if _, err := compileList(list); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseConnector reads a Debezium MongoDB connector registration, either
+// {"name": …, "config": {…}} as sent to Kafka Connect or the bare config
+// map, and returns the relay's settings.
+//
+// It refuses, naming the key and value, every setting that would make
+// Debezium produce something the relay does not: another connector,
+// converter or transform, a predicate other than TopicNameMatches,
+// additional placements outside headers, an unexpanded payload, and any key
+// it does not know. Connection settings (mongodb.*) and settings that only
+// matter to Kafka Connect are accepted and ignored.
+func ParseConnector(data []byte) (Config, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return Config{}, fmt.Errorf("relay: connector registration is not a JSON object: %w", err)
+	}
+	var name string
+	rawConfig := top
+	if inner, ok := top["config"]; ok {
+		for k := range top {
+			if k != "name" && k != "config" {
+				return Config{}, fmt.Errorf("relay: unsupported key %q in connector registration", k)
+			}
+		}
+		if n, ok := top["name"]; ok {
+			if err := json.Unmarshal(n, &name); err != nil {
+				return Config{}, fmt.Errorf("relay: connector name is not a string: %w", err)
+			}
+		}
+		rawConfig = nil
+		if err := json.Unmarshal(inner, &rawConfig); err != nil {
+			return Config{}, fmt.Errorf("relay: connector config is not a JSON object: %w", err)
+		}
+	}
+	settings := make(map[string]string, len(rawConfig))
+	for k, raw := range rawConfig {
+		v, err := settingValue(raw)
+		if err != nil {
+			return Config{}, fmt.Errorf("relay: connector setting %s: %w", k, err)
+		}
+		settings[k] = v
+	}
+	return parseSettings(name, settings)
+}
+
+// settingValue accepts what Kafka Connect accepts for a setting: a string,
+// or a number or boolean it reads as text.
+func settingValue(raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", err
+	}
+	switch v.(type) {
+	case float64, bool:
+		return strings.TrimSpace(string(raw)), nil
+	default:
+		return "", fmt.Errorf("value %s is not a string", raw)
+	}
+}
+
+type settingsParser struct {
+	cfg  Config
+	errs []error
+}
+
+func (p *settingsParser) refuse(key, value, why string) {
+	p.errs = append(p.errs, fmt.Errorf("relay: connector setting %s=%q is refused: %s", key, value, why))
+}
+
+func (p *settingsParser) boolean(key, value string) bool {
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.refuse(key, value, "not a boolean")
+	return false
+}
+
+func parseSettings(name string, s map[string]string) (Config, error) {
+	p := &settingsParser{}
+	p.cfg.Name = name
+	if inner, ok := s["name"]; ok {
+		if name != "" && inner != name {
+			p.refuse("name", inner, fmt.Sprintf("differs from the registration's name %q", name))
+		}
+		p.cfg.Name = inner
+	}
+
+	// The transform and predicate aliases decide which keys belong to them.
+	transform := ""
+	if v, ok := s["transforms"]; ok {
+		aliases := splitList(v)
+		if len(aliases) != 1 {
+			p.refuse("transforms", v, "the relay implements exactly one transform, the outbox event router")
+		} else {
+			transform = aliases[0]
+		}
+	} else {
+		p.errs = append(p.errs, errors.New("relay: connector setting transforms is missing: the outbox event router must be configured"))
+	}
+	predicate := ""
+	if v, ok := s["predicates"]; ok {
+		aliases := splitList(v)
+		if len(aliases) != 1 {
+			p.refuse("predicates", v, "the relay implements at most one predicate, on the outbox transform")
+		} else {
+			predicate = aliases[0]
+		}
+	}
+	tPrefix := "transforms." + transform + "."
+	pPrefix := "predicates." + predicate + "."
+
+	required := map[string]bool{
+		"connector.class":                false,
+		"topic.prefix":                   false,
+		"key.converter":                  false,
+		"value.converter":                false,
+		"value.converter.schemas.enable": false,
+	}
+	if transform != "" {
+		required[tPrefix+"type"] = false
+	}
+	routerSeesPredicate := false
+
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := s[k]
+		if _, ok := required[k]; ok {
+			required[k] = true
+		}
+		switch {
+		case k == "name", k == "transforms", k == "predicates":
+			// Handled above.
+		case k == "connector.class":
+			if v != mongoConnectorClass {
+				p.refuse(k, v, "the relay replaces "+mongoConnectorClass+" only")
+			}
+		case k == "tasks.max":
+			if n, err := strconv.Atoi(v); err != nil || n < 1 {
+				p.refuse(k, v, "not a positive integer")
+			}
+		case strings.HasPrefix(k, "mongodb."):
+			// Connection settings: the relay is given its store instead.
+		case k == "topic.prefix":
+			if v == "" {
+				p.refuse(k, v, "empty")
+			}
+			p.cfg.TopicPrefix = v
+		case k == "database.include.list":
+			p.cfg.Databases = splitList(v)
+		case k == "collection.include.list":
+			p.cfg.IncludedCollections = splitList(v)
+		case k == "collection.exclude.list":
+			p.cfg.ExcludedCollections = splitList(v)
+		case k == "time.precision.mode":
+			// Not a MongoDB connector setting; the outbox values do not depend on it.
+		case k == "snapshot.mode":
+			if v != "initial" && v != "when_needed" {
+				p.refuse(k, v, "the relay always sweeps the outbox when it has no usable position (initial / when_needed)")
+			}
+		case k == "key.converter":
+			if v != stringConverter {
+				p.refuse(k, v, "keys must be the plain aggregate id ("+stringConverter+"); another converter changes key bytes and partitioning")
+			}
+		case k == "value.converter":
+			if v != jsonConverter {
+				p.refuse(k, v, "values must be "+jsonConverter)
+			}
+		case k == "value.converter.schemas.enable":
+			if p.boolean(k, v) {
+				p.refuse(k, v, "with schemas enabled every value is wrapped in a schema envelope")
+			}
+		case k == "header.converter":
+			if v != simpleHeaderConverter {
+				p.refuse(k, v, "headers must be raw UTF-8 ("+simpleHeaderConverter+")")
+			}
+		case transform != "" && k == tPrefix+"type":
+			if v != mongoEventRouter {
+				p.refuse(k, v, "the relay implements "+mongoEventRouter+" only")
+			}
+		case transform != "" && k == tPrefix+"predicate":
+			if v != predicate {
+				p.refuse(k, v, "names no predicate declared in predicates")
+			}
+			routerSeesPredicate = true
+		case transform != "" && k == tPrefix+"negate":
+			if p.boolean(k, v) {
+				p.refuse(k, v, "a negated predicate would publish raw change events of the outbox collections")
+			}
+		case transform != "" && strings.HasPrefix(k, tPrefix):
+			p.routerSetting(k, strings.TrimPrefix(k, tPrefix), v)
+		case predicate != "" && k == pPrefix+"type":
+			if v != topicNameMatches {
+				p.refuse(k, v, "the relay implements "+topicNameMatches+" only")
+			}
+		case predicate != "" && k == pPrefix+"pattern":
+			re, err := regexp.Compile(`\A(?:` + v + `)\z`)
+			if err != nil {
+				p.refuse(k, v, "not a regular expression the relay can evaluate: "+err.Error())
+			}
+			p.cfg.CollectionPattern = re
+		default:
+			p.refuse(k, v, "unknown to the relay")
+		}
+	}
+	for k, seen := range required {
+		if !seen {
+			p.errs = append(p.errs, fmt.Errorf("relay: connector setting %s is missing", k))
+		}
+	}
+	if predicate != "" {
+		if !routerSeesPredicate {
+			p.refuse("predicates", predicate, "the outbox transform does not use it")
+		}
+		if _, ok := s[pPrefix+"pattern"]; !ok {
+			p.errs = append(p.errs, fmt.Errorf("relay: connector setting %spattern is missing", pPrefix))
+		}
+		if _, ok := s[pPrefix+"type"]; !ok {
+			p.errs = append(p.errs, fmt.Errorf("relay: connector setting %stype is missing", pPrefix))
+		}
+	}
+	if len(p.errs) == 0 {
+		if err := p.cfg.validate(); err != nil {
+			p.errs = append(p.errs, err)
+		}
+	}
+	sort.Slice(p.errs, func(i, j int) bool { return p.errs[i].Error() < p.errs[j].Error() })
+	if err := errors.Join(p.errs...); err != nil {
+		return Config{}, err
+	}
+	return p.cfg.withDefaults(), nil
+}
+
+// routerSetting handles one transforms.<alias>.* key of MongoEventRouter.
+func (p *settingsParser) routerSetting(key, name, v string) {
+	switch name {
+	case "collection.field.event.id":
+		p.cfg.IDField = v
+	case "collection.field.event.key":
+		p.cfg.KeyField = v
+	case "collection.field.event.payload":
+		p.cfg.PayloadField = v
+	case "collection.field.event.timestamp":
+		p.cfg.TimestampField = v
+	case "collection.field.event.type":
+		// Read by MongoEventRouter but used by nothing in Debezium 2.4's
+		// EventRouterDelegate: the type reaches consumers only via placements.
+	case "collection.fields.additional.placement":
+		p.cfg.Placements = p.placements(key, v)
+	case "collection.expand.json.payload":
+		p.cfg.ExpandJSONPayload = p.boolean(key, v)
+		if !p.cfg.ExpandJSONPayload {
+			p.refuse(key, v, "Debezium then emits the payload as extended-JSON text, which the relay does not reproduce")
+		}
+	case "route.by.field":
+		p.cfg.RouteByField = v
+	case "route.topic.regex":
+		re, err := regexp.Compile(v)
+		if err != nil {
+			p.refuse(key, v, "not a regular expression the relay can evaluate: "+err.Error())
+			return
+		}
+		p.cfg.TopicRegex = re
+	case "route.topic.replacement":
+		p.cfg.TopicReplacement = v
+	case "route.tombstone.on.empty.payload":
+		p.cfg.TombstoneOnEmptyPayload = p.boolean(key, v)
+	case "debezium.op.invalid.behavior":
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "warn", "error":
+			p.cfg.InvalidOperationBehavior = strings.ToLower(strings.TrimSpace(v))
+		default:
+			p.refuse(key, v, "the relay implements warn and error (it never stops on an update)")
+		}
+	default:
+		p.refuse(key, v, "unknown or unsupported outbox event router setting")
+	}
+}
+
+// placements parses "field:location[:alias],…" like Debezium's
+// parseAdditionalFieldsConfig, refusing what would break or differ there.
+func (p *settingsParser) placements(key, v string) []Placement {
+	var out []Placement
+	for _, item := range strings.Split(v, ",") {
+		if strings.ContainsFunc(item, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
+			p.refuse(key, v, "whitespace in a placement breaks Debezium 2.4 (the field name keeps it)")
+			return nil
+		}
+		parts := strings.Split(item, ":")
+		if len(parts) != 2 && len(parts) != 3 {
+			p.refuse(key, v, "each placement must be field:location or field:location:alias")
+			return nil
+		}
+		pl := Placement{Field: parts[0], Location: strings.ToLower(parts[1]), Alias: parts[0]}
+		if len(parts) == 3 {
+			pl.Alias = parts[2]
+		}
+		if pl.Field == "" || pl.Alias == "" {
+			p.refuse(key, v, "empty field or alias in a placement")
+			return nil
+		}
+		if pl.Location != "header" {
+			p.refuse(key, v, fmt.Sprintf("placement location %q is not implemented (only header)", parts[1]))
+			return nil
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// splitList splits a Kafka Connect list setting on commas, trimming blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// compileList compiles Debezium include/exclude list entries the way
+// Debezium applies them: case-insensitive, matching the whole name.
+func compileList(list []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(list))
+	for _, s := range list {
+		re, err := regexp.Compile(`(?i)\A(?:` + s + `)\z`)
+		if err != nil {
+			return nil, fmt.Errorf("relay: list entry %q is not a regular expression the relay can evaluate: %w", s, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func matchesAny(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// anchored caches the whole-string variant of route.topic.regex.
+var anchored sync.Map // map[string]*regexp.Regexp
+
+func fullMatch(re *regexp.Regexp) (*regexp.Regexp, error) {
+	if v, ok := anchored.Load(re.String()); ok {
+		return v.(*regexp.Regexp), nil
+	}
+	full, err := regexp.Compile(`\A(?:` + re.String() + `)\z`)
+	if err != nil {
+		return nil, err
+	}
+	anchored.Store(re.String(), full)
+	return full, nil
+}

@@ -1,0 +1,180 @@
+package relay
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sagaoutbox/platform/debezium"
+)
+
+// TestParseShippedConnector is the golden test: the registration Debezium
+// is given parses, and yields the routing the contract describes.
+func TestParseShippedConnector(t *testing.T) {
+	cfg, err := ParseConnector(debezium.Connector)
+	if err != nil {
+		t.Fatalf("ParseConnector(debezium.Connector) error = %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"name", cfg.Name, "eventual-consistency-poc-connector"},
+		{"topic prefix", cfg.TopicPrefix, "mongodb"},
+		{"databases", cfg.Databases, []string{"customers-db", "payments-db"}},
+		{"excluded", cfg.ExcludedCollections, []string{"customers-db.consumed-events", "payments-db.consumed-events"}},
+		{"pattern", cfg.CollectionPattern.String(), `\A(?:.*events)\z`},
+		{"route by", cfg.RouteByField, "aggregateType"},
+		{"topic replacement", cfg.TopicReplacement, "outbox.event.${routedByValue}"},
+		{"topic regex", cfg.TopicRegex.String(), "(?<routedByValue>.*)"},
+		{"id field", cfg.IDField, "_id"},
+		{"key field", cfg.KeyField, "aggregateId"},
+		{"payload field", cfg.PayloadField, "payload"},
+		{"timestamp field", cfg.TimestampField, ""},
+		{"placements", cfg.Placements, []Placement{{"type", "header", "eventType"}, {"_id", "header", "eventId"}}},
+		{"expand", cfg.ExpandJSONPayload, true},
+		{"tombstones", cfg.TombstoneOnEmptyPayload, false},
+		{"invalid operations", cfg.InvalidOperationBehavior, "warn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Errorf("got %#v, want %#v", tt.got, tt.want)
+			}
+		})
+	}
+	t.Run("pattern is a whole-name match", func(t *testing.T) {
+		for name, want := range map[string]bool{
+			"mongodb.customers-db.customer-events": true,
+			"mongodb.customers-db.consumed-events": true, // excluded by the list, not the pattern
+			"mongodb.customers-db.customers":       false,
+			"mongodb.customers-db.events-archive":  false,
+		} {
+			if got := cfg.CollectionPattern.MatchString(name); got != want {
+				t.Errorf("pattern matches %q = %v, want %v", name, got, want)
+			}
+		}
+	})
+}
+
+// shippedSettings returns the shipped config map to edit.
+func shippedSettings(t *testing.T) map[string]any {
+	t.Helper()
+	var reg struct {
+		Name   string         `json:"name"`
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(debezium.Connector, &reg); err != nil {
+		t.Fatal(err)
+	}
+	reg.Config["name"] = reg.Name
+	return reg.Config
+}
+
+// TestParseConnectorRefuses checks that every setting the relay would not
+// honour is refused with an error naming the key and the value.
+func TestParseConnectorRefuses(t *testing.T) {
+	const tr = "transforms.outbox."
+	tests := []struct {
+		name    string
+		edit    map[string]any // nil value deletes the key
+		wantErr []string
+	}{
+		{"another connector", map[string]any{"connector.class": "io.debezium.connector.postgresql.PostgresConnector"}, []string{"connector.class", "PostgresConnector"}},
+		{"json keys", map[string]any{"key.converter": "org.apache.kafka.connect.json.JsonConverter"}, []string{"key.converter", "JsonConverter"}},
+		{"avro values", map[string]any{"value.converter": "io.confluent.connect.avro.AvroConverter"}, []string{"value.converter", "AvroConverter"}},
+		{"value schemas enabled", map[string]any{"value.converter.schemas.enable": "true"}, []string{"value.converter.schemas.enable", `"true"`}},
+		{"value schemas unset", map[string]any{"value.converter.schemas.enable": nil}, []string{"value.converter.schemas.enable is missing"}},
+		{"json headers", map[string]any{"header.converter": "org.apache.kafka.connect.json.JsonConverter"}, []string{"header.converter", "JsonConverter"}},
+		{"two transforms", map[string]any{"transforms": "outbox,unwrap"}, []string{"transforms", "outbox,unwrap"}},
+		{"another transform type", map[string]any{tr + "type": "io.debezium.transforms.outbox.EventRouter"}, []string{tr + "type", "EventRouter"}},
+		{"another predicate type", map[string]any{"predicates.isOutboxTable.type": "org.apache.kafka.connect.transforms.predicates.HasHeaderKey"}, []string{"predicates.isOutboxTable.type", "HasHeaderKey"}},
+		{"negated predicate", map[string]any{tr + "negate": "true"}, []string{tr + "negate", `"true"`}},
+		{"pattern Go cannot run", map[string]any{"predicates.isOutboxTable.pattern": "(?<=x)events"}, []string{"predicates.isOutboxTable.pattern", "(?<=x)events"}},
+		{"envelope placement", map[string]any{tr + "collection.fields.additional.placement": "type:envelope:eventType"}, []string{tr + "collection.fields.additional.placement", "type:envelope:eventType", "envelope"}},
+		{"partition placement", map[string]any{tr + "collection.fields.additional.placement": "type:header:eventType,p:partition"}, []string{"partition"}},
+		{"spaces in placements", map[string]any{tr + "collection.fields.additional.placement": "type:header:eventType, _id:header:eventId"}, []string{"whitespace"}},
+		{"malformed placement", map[string]any{tr + "collection.fields.additional.placement": "type"}, []string{`"type"`, "field:location"}},
+		{"unexpanded payload", map[string]any{tr + "collection.expand.json.payload": "false"}, []string{tr + "collection.expand.json.payload", `"false"`}},
+		{"fatal on updates", map[string]any{tr + "debezium.op.invalid.behavior": "fatal"}, []string{tr + "debezium.op.invalid.behavior", `"fatal"`}},
+		{"schema version field", map[string]any{tr + "collection.field.event.schema.version": "v"}, []string{tr + "collection.field.event.schema.version", `"v"`}},
+		{"tracing", map[string]any{tr + "tracing.span.context.field": "ctx"}, []string{tr + "tracing.span.context.field"}},
+		{"bad replacement", map[string]any{tr + "route.topic.replacement": "outbox.${nope}"}, []string{"route.topic.replacement", "nope"}},
+		{"unknown key", map[string]any{"errors.tolerance": "all"}, []string{"errors.tolerance", `"all"`}},
+		{"snapshot never", map[string]any{"snapshot.mode": "never"}, []string{"snapshot.mode", `"never"`}},
+		{"no transforms", map[string]any{"transforms": nil, tr + "type": nil}, []string{"transforms is missing"}},
+		{"inner name differs", map[string]any{"name": "other"}, []string{"name", `"other"`}},
+		{"object value", map[string]any{"tasks.max": map[string]any{"n": 1}}, []string{"tasks.max"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			settings := shippedSettings(t)
+			for k, v := range tt.edit {
+				if v == nil {
+					delete(settings, k)
+				} else {
+					settings[k] = v
+				}
+			}
+			name, _ := settings["name"].(string)
+			if tt.name == "inner name differs" {
+				name = "eventual-consistency-poc-connector"
+			}
+			data, err := json.Marshal(map[string]any{"name": name, "config": settings})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ParseConnector(data)
+			if err == nil {
+				t.Fatalf("ParseConnector() error = nil, want one mentioning %q", tt.wantErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("ParseConnector() error = %q, want it to mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestParseConnectorAccepts checks the accepted forms and Debezium defaults.
+func TestParseConnectorAccepts(t *testing.T) {
+	bare := shippedSettings(t)
+	bare["tasks.max"] = 1 // a JSON number, as some registrations have it
+	bare["mongodb.user"] = "relay"
+	bare["snapshot.mode"] = "when_needed"
+	bare["header.converter"] = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+	for _, k := range []string{
+		"transforms.outbox.route.by.field",
+		"transforms.outbox.collection.field.event.key",
+		"transforms.outbox.collection.fields.additional.placement",
+	} {
+		delete(bare, k)
+	}
+	data, err := json.Marshal(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConnector(data)
+	if err != nil {
+		t.Fatalf("ParseConnector(bare map) error = %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"name from the map", cfg.Name, "eventual-consistency-poc-connector"},
+		{"default route field", cfg.RouteByField, "aggregatetype"},
+		{"no key field", cfg.KeyField, ""},
+		{"no placements", len(cfg.Placements), 0},
+		{"default payload field", cfg.PayloadField, "payload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Errorf("got %#v, want %#v", tt.got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,53 @@
+// Package relay publishes the transactional outbox to Kafka exactly as
+// Debezium's MongoDB connector with the MongoEventRouter transform does, so
+// consumers cannot tell which of the two published a record. The contract is
+// /work/shared/debezium-outbox-contract.md; the settings come from the same
+// connector registration Debezium is given (debezium/connector.json), read by
+// ParseConnector.
+//
+// What it does:
+//
+//   - Record converts one outbox document into the Kafka record Debezium
+//     would produce: topic, key, value (payload JSON with Debezium's type
+//     conversions) and headers, byte for byte.
+//   - Relay follows one database with a change stream and publishes every
+//     insert into a routed outbox collection (matching the predicate
+//     pattern, not excluded), in batches, with a SyncProducer. It stores its
+//     position (resume token, published-through mark) in the collection
+//     "outbox-relay" of that database only after Kafka acknowledged a batch,
+//     and resumes after it. Kafka errors are retried with the same batch
+//     until they succeed; nothing is skipped.
+//   - With no stored position, or when the position has left the change
+//     history, it opens a new stream first and then sweeps every routed
+//     collection in createdAt order, ties in insertion order (like
+//     Debezium's snapshot): duplicates are possible, loss is not. Consumers
+//     dedupe on the eventId header.
+//   - Updates of outbox documents are dropped with a warning, deletes
+//     silently (a retention job may delete published events).
+//
+// Where it deliberately differs from Debezium:
+//
+//   - Change events of collections the outbox transform does not apply to
+//     (customers, consumed-events, …) are not published. Debezium would
+//     publish them raw to <topic.prefix>.<db>.<collection>; the platform has
+//     no consumer for them.
+//   - A document Debezium would fail its task on (no payload, a missing or
+//     non-string aggregateType, mixed-type arrays, …) is parked in the
+//     collection "outbox-parked" with the reason, logged at ERROR and
+//     counted; the relay goes on. Debezium stops until someone intervenes.
+//     A header or key value that is neither a string, number nor boolean is
+//     parked too, where Debezium would render Kafka Connect's text form.
+//   - Only what the shipped configuration uses is implemented: header
+//     placements, expanded payloads, StringConverter keys, JsonConverter
+//     values without schemas. ParseConnector refuses anything else rather
+//     than publish something different.
+//   - Debezium's offset advances with every change it captures; the relay
+//     stores its position after each batch holding outbox changes and
+//     otherwise at most every five seconds, so a restart may re-read (and
+//     again ignore) a few changes of other collections.
+//
+// It does not create topics, configure the producer (the caller must use an
+// idempotent producer with murmur2 partitioning, see the contract), purge
+// the outbox (PublishedThrough tells a retention job how far it may go) or
+// replay parked documents.
+package relay

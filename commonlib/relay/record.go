@@ -1,0 +1,745 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
+)
+
+// UnroutableError reports an outbox document that cannot become a Kafka
+// record. Debezium would fail its whole task on such a document; the relay
+// parks it instead (see Relay) and goes on.
+type UnroutableError struct {
+	// Reason says what is wrong with the document.
+	Reason string
+}
+
+func (e *UnroutableError) Error() string { return "unroutable outbox document: " + e.Reason }
+
+func unroutable(format string, args ...any) error {
+	return &UnroutableError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Record converts one outbox document into the Kafka record Debezium's
+// MongoEventRouter would produce with cfg, stamped with now (Debezium's
+// processing time) unless cfg.TimestampField is set:
+//
+//   - topic: route.topic.replacement applied to the route.by.field value
+//     (outbox.event.<aggregateType>, case kept);
+//   - key: the event key field as StringConverter writes it (an ObjectId as
+//     its 24-char hex, numbers in Java's rendering);
+//   - value: the payload alone as compact JSON, converted like
+//     MongoDataConverter + JsonConverter (schemas disabled): ObjectId -> hex
+//     string, date and BSON timestamp -> epoch millis, int32/int64 ->
+//     number, double -> Java's Double.toString, Decimal128 -> string,
+//     binary -> base64, null -> null, field order kept, arrays of one
+//     element type (arrays of documents take the union of their fields,
+//     missing ones are null);
+//   - headers: "id" = the event id, then the placements in order, values
+//     raw UTF-8 like SimpleHeaderConverter.
+//
+// A payload that is a string is emitted as a JSON string: MongoEventRouter
+// does not forward collection.expand.json.payload to the event router
+// delegate, so Debezium 2.4 never parses JSON text held in a string.
+//
+// Every document Debezium would fail on (no payload, no or non-string route
+// field, mixed-type arrays, arrays of dates, …) yields an *UnroutableError.
+// Any other error means cfg is not one the relay implements.
+func Record(cfg Config, doc bson.Raw, now time.Time) (*sarama.ProducerMessage, error) {
+	cfg = cfg.withDefaults()
+	if !cfg.ExpandJSONPayload {
+		return nil, errors.New("relay: collection.expand.json.payload=false is not supported")
+	}
+	// Validate walks nested documents too, so the accessors below cannot
+	// meet truncated values.
+	if err := doc.Validate(); err != nil {
+		return nil, unroutable("malformed document: %v", err)
+	}
+	entries, err := documentEntries(doc)
+	if err != nil {
+		return nil, unroutable("malformed document: %v", err)
+	}
+
+	// MongoEventRouter.buildNewAfterSchema / buildNewAfterStruct.
+	after := &schema{kind: kindStruct}
+	for _, e := range entries {
+		if cfg.TimestampField != "" && e.key == cfg.TimestampField {
+			if err := after.add(e.key, &schema{kind: kindTimestamp}); err != nil {
+				return nil, unroutable("%v", err)
+			}
+			continue
+		}
+		if err := addFieldSchema(e, after); err != nil {
+			return nil, unroutable("%v", err)
+		}
+	}
+	event := newStruct(after)
+	for _, e := range entries {
+		if cfg.TimestampField != "" && e.key == cfg.TimestampField {
+			if e.val.Type != bson.TypeInt64 {
+				return nil, unroutable("timestamp field %q is a BSON %s, not an int64 of epoch milliseconds", e.key, e.val.Type)
+			}
+			if err := event.put(e.key, millis(e.val.Int64())); err != nil {
+				return nil, unroutable("%v", err)
+			}
+			continue
+		}
+		if err := convertField(e, event, after); err != nil {
+			return nil, unroutable("%v", err)
+		}
+	}
+
+	// EventRouterDelegate.apply.
+	payloadSchema := after.field(cfg.PayloadField)
+	if payloadSchema == nil {
+		return nil, unroutable("no payload field %q", cfg.PayloadField)
+	}
+	payload := event.values[cfg.PayloadField]
+
+	msg := &sarama.ProducerMessage{Timestamp: now}
+	if cfg.TimestampField != "" {
+		if after.field(cfg.TimestampField) == nil {
+			return nil, unroutable("no timestamp field %q", cfg.TimestampField)
+		}
+		ms, _ := event.values[cfg.TimestampField].(millis)
+		msg.Timestamp = time.UnixMilli(int64(ms))
+	}
+
+	idSchema := after.field(cfg.IDField)
+	if idSchema == nil {
+		return nil, unroutable("no event id field %q", cfg.IDField)
+	}
+	id, err := headerValue(cfg.IDField, idSchema, event.values[cfg.IDField])
+	if err != nil {
+		return nil, err
+	}
+	msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(headerID), Value: id})
+	for _, p := range cfg.Placements {
+		s := after.field(p.Field)
+		if s == nil {
+			return nil, unroutable("no field %q for the %s header", p.Field, p.Alias)
+		}
+		v, err := headerValue(p.Field, s, event.values[p.Field])
+		if err != nil {
+			return nil, err
+		}
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(javaString(p.Alias)), Value: v})
+	}
+
+	routeSchema := after.field(cfg.RouteByField)
+	if routeSchema == nil {
+		return nil, unroutable("no %q field to route by", cfg.RouteByField)
+	}
+	if routeSchema.kind != kindString {
+		return nil, unroutable("%q is a %s, not a string", cfg.RouteByField, routeSchema.kind)
+	}
+	route, _ := event.values[cfg.RouteByField].(string)
+	if event.values[cfg.RouteByField] == nil {
+		return nil, unroutable("%q is null", cfg.RouteByField)
+	}
+	msg.Topic, err = routeTopic(cfg, route)
+	if err != nil {
+		return nil, err
+	}
+
+	key, err := recordKey(cfg, after, event)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		msg.Key = sarama.ByteEncoder(key)
+	}
+
+	if cfg.TombstoneOnEmptyPayload && isEmptyPayload(payload) {
+		return msg, nil // null value
+	}
+	msg.Value = sarama.ByteEncoder(appendJSON(nil, payloadSchema, payload))
+	return msg, nil
+}
+
+const headerID = "id"
+
+// routeTopic applies RegexRouter: when the route value matches the regex as
+// a whole, its first match is replaced; otherwise the value is the topic.
+func routeTopic(cfg Config, route string) (string, error) {
+	route = javaString(route)
+	full, err := fullMatch(cfg.TopicRegex)
+	if err != nil {
+		return "", fmt.Errorf("relay: route.topic.regex: %w", err)
+	}
+	topic := route
+	if full.MatchString(route) {
+		topic, err = javaReplaceFirst(cfg.TopicRegex, route, cfg.TopicReplacement)
+		if err != nil {
+			return "", fmt.Errorf("relay: route.topic.replacement: %w", err)
+		}
+	}
+	if !validTopic(topic) {
+		return "", unroutable("%q routes to %q, which is not a legal Kafka topic name", route, topic)
+	}
+	return topic, nil
+}
+
+var legalTopic = regexp.MustCompile(`\A[a-zA-Z0-9._-]+\z`)
+
+// validTopic applies Kafka's topic name rules; the Java producer rejects
+// other names, which fails the Debezium task.
+func validTopic(t string) bool {
+	return len(t) <= 249 && t != "." && t != ".." && legalTopic.MatchString(t)
+}
+
+// recordKey is EventRouterDelegate.defineRecordKey + StringConverter.
+func recordKey(cfg Config, after *schema, event *structValue) ([]byte, error) {
+	var v any
+	var s *schema
+	name := cfg.KeyField
+	if cfg.KeyField != "" {
+		s = after.field(cfg.KeyField)
+		if s == nil {
+			return nil, unroutable("no key field %q", cfg.KeyField)
+		}
+		v = event.values[cfg.KeyField]
+	}
+	if v == nil {
+		if fs := after.field(fallbackKeyField); fs != nil {
+			name, s, v = fallbackKeyField, fs, event.values[fallbackKeyField]
+		}
+	}
+	if v == nil {
+		return nil, nil
+	}
+	text, ok := scalarText(v)
+	if !ok {
+		return nil, unroutable("key field %q is a %s, which StringConverter would render as a Java object description", name, s.kind)
+	}
+	return []byte(text), nil
+}
+
+// headerValue is SimpleHeaderConverter.fromConnectHeader for the scalar
+// values outbox headers carry.
+func headerValue(field string, s *schema, v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	text, ok := scalarText(v)
+	if !ok {
+		return nil, unroutable("header field %q is a %s, which the relay does not render as a header", field, s.kind)
+	}
+	return []byte(text), nil
+}
+
+// scalarText renders strings, numbers and booleans the way Java's toString
+// does; other values have no rendering the relay reproduces.
+func scalarText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return javaString(x), true
+	case int32:
+		return strconv.FormatInt(int64(x), 10), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		return javaDouble(x), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+// isEmptyPayload is EventRouterDelegate's
+// payload == null || payload.toString().trim().isEmpty().
+func isEmptyPayload(v any) bool {
+	if v == nil {
+		return true
+	}
+	s, ok := v.(string)
+	return ok && strings.TrimFunc(s, func(r rune) bool { return r <= ' ' }) == ""
+}
+
+// kind is a Kafka Connect schema type as MongoDataConverter builds them.
+type kind int
+
+const (
+	kindString kind = iota
+	kindFloat64
+	kindBytes
+	kindInt32
+	kindInt64
+	kindBool
+	kindTimestamp // org.apache.kafka.connect.data.Timestamp: epoch millis
+	kindStruct
+	kindArray
+)
+
+func (k kind) String() string {
+	return [...]string{"string", "double", "binary", "int32", "int64", "boolean", "date", "document", "array"}[k]
+}
+
+// schema is a Kafka Connect schema: a struct's fields in order, an array's
+// element schema.
+type schema struct {
+	kind   kind
+	fields []schemaField
+	elem   *schema
+}
+
+type schemaField struct {
+	name   string
+	schema *schema
+}
+
+func (s *schema) field(name string) *schema {
+	for _, f := range s.fields {
+		if f.name == name {
+			return f.schema
+		}
+	}
+	return nil
+}
+
+// add is SchemaBuilder.field.
+func (s *schema) add(name string, fs *schema) error {
+	if s.field(name) != nil {
+		return fmt.Errorf("cannot create field %q because of field name duplication", name)
+	}
+	s.fields = append(s.fields, schemaField{name: name, schema: fs})
+	return nil
+}
+
+// millis is a value of the Connect Timestamp type (java.util.Date).
+type millis int64
+
+// structValue is a Connect Struct: values by field name, nil when unset.
+type structValue struct {
+	schema *schema
+	values map[string]any
+}
+
+func newStruct(s *schema) *structValue {
+	return &structValue{schema: s, values: map[string]any{}}
+}
+
+// put is Struct.put: the field must exist and the value must conform.
+func (sv *structValue) put(name string, v any) error {
+	fs := sv.schema.field(name)
+	if fs == nil {
+		return fmt.Errorf("%q is not a valid field name", name)
+	}
+	if err := conforms(fs, v); err != nil {
+		return fmt.Errorf("field %q: %w", name, err)
+	}
+	sv.values[name] = v
+	return nil
+}
+
+// conforms is ConnectSchema.validateValue (all MongoDataConverter schemas
+// are optional, so null always conforms).
+func conforms(s *schema, v any) error {
+	if v == nil {
+		return nil
+	}
+	ok := false
+	switch s.kind {
+	case kindString:
+		_, ok = v.(string)
+	case kindFloat64:
+		_, ok = v.(float64)
+	case kindBytes:
+		_, ok = v.([]byte)
+	case kindInt32:
+		_, ok = v.(int32)
+	case kindInt64:
+		_, ok = v.(int64)
+	case kindBool:
+		_, ok = v.(bool)
+	case kindTimestamp:
+		_, ok = v.(millis)
+	case kindStruct:
+		sv, isStruct := v.(*structValue)
+		if isStruct && sv.schema != s {
+			return errors.New("struct schemas do not match")
+		}
+		ok = isStruct
+	case kindArray:
+		list, isList := v.([]any)
+		if isList {
+			for _, e := range list {
+				if err := conforms(s.elem, e); err != nil {
+					return err
+				}
+			}
+		}
+		ok = isList
+	}
+	if !ok {
+		return fmt.Errorf("invalid Java object for schema type %s", s.kind)
+	}
+	return nil
+}
+
+// entry is one field of a BSON document.
+type entry struct {
+	key string
+	val bson.RawValue
+}
+
+// documentEntries lists doc's fields in order. A repeated key keeps its
+// first position and last value, like org.bson.BsonDocument (a
+// LinkedHashMap) that Debezium parses the document into.
+func documentEntries(doc bson.Raw) ([]entry, error) {
+	elems, err := doc.Elements()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]entry, 0, len(elems))
+	index := make(map[string]int, len(elems))
+	for _, el := range elems {
+		key, err := el.KeyErr()
+		if err != nil {
+			return nil, err
+		}
+		val, err := el.ValueErr()
+		if err != nil {
+			return nil, err
+		}
+		key = javaString(key)
+		if i, ok := index[key]; ok {
+			out[i].val = val
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, entry{key: key, val: val})
+	}
+	return out, nil
+}
+
+func arrayValues(v bson.RawValue) ([]bson.RawValue, error) {
+	return v.Array().Values()
+}
+
+// scalarSchema is MongoDataConverter.addFieldSchema for scalar BSON types;
+// nil for the types it skips (min/max key, undefined, symbol, DBPointer) and
+// for the composite ones.
+func scalarSchema(t bsontype.Type) *schema {
+	switch t {
+	case bson.TypeNull, bson.TypeString, bson.TypeJavaScript, bson.TypeObjectID, bson.TypeDecimal128:
+		return &schema{kind: kindString}
+	case bson.TypeDouble:
+		return &schema{kind: kindFloat64}
+	case bson.TypeBinary:
+		return &schema{kind: kindBytes}
+	case bson.TypeInt32:
+		return &schema{kind: kindInt32}
+	case bson.TypeInt64:
+		return &schema{kind: kindInt64}
+	case bson.TypeDateTime, bson.TypeTimestamp:
+		return &schema{kind: kindTimestamp}
+	case bson.TypeBoolean:
+		return &schema{kind: kindBool}
+	}
+	return nil
+}
+
+// addFieldSchema mirrors MongoDataConverter.addFieldSchema with array
+// encoding ARRAY (what MongoEventRouter uses).
+func addFieldSchema(e entry, b *schema) error {
+	if s := scalarSchema(e.val.Type); s != nil {
+		return b.add(e.key, s)
+	}
+	switch e.val.Type {
+	case bson.TypeCodeWithScope:
+		_, scopeDoc := e.val.CodeWithScope()
+		scopeEntries, err := documentEntries(scopeDoc)
+		if err != nil {
+			return err
+		}
+		scope := &schema{kind: kindStruct}
+		for _, se := range scopeEntries {
+			if err := addFieldSchema(se, scope); err != nil {
+				return err
+			}
+		}
+		js := &schema{kind: kindStruct}
+		_ = js.add("code", &schema{kind: kindString})
+		_ = js.add("scope", scope)
+		return b.add(e.key, js)
+	case bson.TypeRegex:
+		re := &schema{kind: kindStruct}
+		_ = re.add("regex", &schema{kind: kindString})
+		_ = re.add("options", &schema{kind: kindString})
+		return b.add(e.key, re)
+	case bson.TypeEmbeddedDocument:
+		sub, err := documentEntries(e.val.Document())
+		if err != nil {
+			return err
+		}
+		doc := &schema{kind: kindStruct}
+		for _, se := range sub {
+			if err := addFieldSchema(se, doc); err != nil {
+				return err
+			}
+		}
+		return b.add(e.key, doc)
+	case bson.TypeArray:
+		values, err := arrayValues(e.val)
+		if err != nil {
+			return err
+		}
+		if len(values) == 0 {
+			return b.add(e.key, &schema{kind: kindArray, elem: &schema{kind: kindString}})
+		}
+		first := values[0].Type
+		for _, v := range values {
+			if v.Type != first {
+				return fmt.Errorf("field %q is not a homogenous array (%s and %s)", e.key, first, v.Type)
+			}
+		}
+		switch first {
+		case bson.TypeDateTime, bson.TypeTimestamp:
+			// Sic: the field gets the element schema, and converting the
+			// values then fails (BsonDateTime.asInt64, BsonTimestamp.asInt32).
+			return b.add(e.key, &schema{kind: kindTimestamp})
+		case bson.TypeEmbeddedDocument:
+			union := map[string]bsontype.Type{}
+			elem := &schema{kind: kindStruct}
+			for _, v := range values {
+				sub, err := documentEntries(v.Document())
+				if err != nil {
+					return err
+				}
+				for _, se := range sub {
+					prev, seen := union[se.key]
+					if !seen {
+						union[se.key] = se.val.Type
+						if err := addFieldSchema(se, elem); err != nil {
+							return err
+						}
+					} else if prev != se.val.Type {
+						return fmt.Errorf("field %q is not the same type for all documents in array %q (%s and %s)", se.key, e.key, prev, se.val.Type)
+					}
+				}
+			}
+			return b.add(e.key, &schema{kind: kindArray, elem: elem})
+		}
+		if s := scalarSchema(first); s != nil {
+			return b.add(e.key, &schema{kind: kindArray, elem: s})
+		}
+		return nil // arrays of arrays, regexes, code with scope…: no field
+	}
+	return nil
+}
+
+// convertField mirrors MongoDataConverter.convertFieldValue: it converts e
+// and puts it in st; sch is the schema nested field schemas are looked up
+// in (st's own, except inside code with scope).
+func convertField(e entry, st *structValue, sch *schema) error {
+	var v any
+	switch e.val.Type {
+	case bson.TypeNull:
+		v = nil
+	case bson.TypeString:
+		v = javaString(e.val.StringValue())
+	case bson.TypeObjectID:
+		v = e.val.ObjectID().Hex()
+	case bson.TypeDouble:
+		v = e.val.Double()
+	case bson.TypeBinary:
+		_, data := e.val.Binary()
+		v = data
+	case bson.TypeInt32:
+		v = e.val.Int32()
+	case bson.TypeInt64:
+		v = e.val.Int64()
+	case bson.TypeBoolean:
+		v = e.val.Boolean()
+	case bson.TypeDateTime:
+		v = millis(e.val.DateTime())
+	case bson.TypeJavaScript:
+		v = javaString(e.val.JavaScript())
+	case bson.TypeTimestamp:
+		t, _ := e.val.Timestamp()
+		v = millis(1000 * int64(int32(t))) // BsonTimestamp.getTime() is a Java int
+	case bson.TypeDecimal128:
+		v = javaDecimal128(e.val.Decimal128())
+	case bson.TypeCodeWithScope:
+		fs := sch.field(e.key)
+		if fs == nil || fs.kind != kindStruct {
+			return fmt.Errorf("failed to find field %q in schema", e.key)
+		}
+		code, scopeDoc := e.val.CodeWithScope()
+		scopeEntries, err := documentEntries(scopeDoc)
+		if err != nil {
+			return err
+		}
+		scope := newStruct(fs.field("scope"))
+		for _, se := range scopeEntries {
+			if scalarSchema(se.val.Type) == nil {
+				// Debezium looks nested scope schemas up in the wrong
+				// schema and fails; the relay refuses them outright.
+				return fmt.Errorf("code with scope %q has a nested %s in its scope", e.key, se.val.Type)
+			}
+			if err := convertField(se, scope, fs); err != nil {
+				return err
+			}
+		}
+		js := newStruct(fs)
+		if err := js.put("code", javaString(code)); err != nil {
+			return err
+		}
+		if err := js.put("scope", scope); err != nil {
+			return err
+		}
+		v = js
+	case bson.TypeRegex:
+		fs := sch.field(e.key)
+		if fs == nil || fs.kind != kindStruct {
+			return fmt.Errorf("failed to find field %q in schema", e.key)
+		}
+		pattern, options := e.val.Regex()
+		opts := []byte(options)
+		sort.Slice(opts, func(i, j int) bool { return opts[i] < opts[j] }) // BsonRegularExpression sorts them
+		rs := newStruct(fs)
+		if err := rs.put("regex", javaString(pattern)); err != nil {
+			return err
+		}
+		if err := rs.put("options", string(opts)); err != nil {
+			return err
+		}
+		v = rs
+	case bson.TypeEmbeddedDocument:
+		fs := sch.field(e.key)
+		if fs == nil || fs.kind != kindStruct {
+			return fmt.Errorf("failed to find field %q in schema", e.key)
+		}
+		sub, err := documentEntries(e.val.Document())
+		if err != nil {
+			return err
+		}
+		ds := newStruct(fs)
+		for _, se := range sub {
+			if err := convertField(se, ds, fs); err != nil {
+				return err
+			}
+		}
+		v = ds
+	case bson.TypeArray:
+		values, err := arrayValues(e.val)
+		if err != nil {
+			return err
+		}
+		list := []any{}
+		if len(values) > 0 {
+			first := values[0].Type
+			for _, av := range values {
+				if av.Type != first {
+					continue // only the first element's type has a branch
+				}
+				switch first {
+				case bson.TypeString:
+					list = append(list, javaString(av.StringValue()))
+				case bson.TypeJavaScript:
+					list = append(list, javaString(av.JavaScript()))
+				case bson.TypeObjectID:
+					list = append(list, av.ObjectID().Hex())
+				case bson.TypeDouble:
+					list = append(list, av.Double())
+				case bson.TypeBinary:
+					_, data := av.Binary()
+					list = append(list, data)
+				case bson.TypeInt32:
+					list = append(list, av.Int32())
+				case bson.TypeInt64:
+					list = append(list, av.Int64())
+				case bson.TypeDecimal128:
+					list = append(list, javaDecimal128(av.Decimal128()))
+				case bson.TypeBoolean:
+					list = append(list, av.Boolean())
+				case bson.TypeDateTime, bson.TypeTimestamp:
+					return fmt.Errorf("array %q holds %ss, which Debezium cannot convert", e.key, first)
+				case bson.TypeEmbeddedDocument:
+					fs := sch.field(e.key)
+					if fs == nil || fs.kind != kindArray || fs.elem.kind != kindStruct {
+						return fmt.Errorf("failed to find the element schema of array %q", e.key)
+					}
+					sub, err := documentEntries(av.Document())
+					if err != nil {
+						return err
+					}
+					es := newStruct(fs.elem)
+					for _, se := range sub {
+						if err := convertField(se, es, fs.elem); err != nil {
+							return err
+						}
+					}
+					list = append(list, es)
+				}
+				// Null and the skipped types have no branch: left out.
+			}
+		}
+		v = list
+	default:
+		return nil // min/max key, undefined, symbol, DBPointer: left out
+	}
+	return st.put(e.key, v)
+}
+
+// appendJSON writes v with schema s like JsonConverter with schemas
+// disabled, serialized by Jackson: compact, struct fields in schema order
+// (unset ones null), binary as base64, non-finite doubles as strings
+// (QUOTE_NON_NUMERIC_NUMBERS).
+func appendJSON(buf []byte, s *schema, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...)
+	case string:
+		return appendJSONString(buf, x)
+	case float64:
+		text := javaDouble(x)
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return appendJSONString(buf, text)
+		}
+		return append(buf, text...)
+	case []byte:
+		buf = append(buf, '"')
+		buf = base64Java.AppendEncode(buf, x)
+		return append(buf, '"')
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(buf, x, 10)
+	case bool:
+		return strconv.AppendBool(buf, x)
+	case millis:
+		return strconv.AppendInt(buf, int64(x), 10)
+	case *structValue:
+		buf = append(buf, '{')
+		for i, f := range x.schema.fields {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, f.name)
+			buf = append(buf, ':')
+			buf = appendJSON(buf, f.schema, x.values[f.name])
+		}
+		return append(buf, '}')
+	case []any:
+		buf = append(buf, '[')
+		for i, e := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSON(buf, s.elem, e)
+		}
+		return append(buf, ']')
+	}
+	return append(buf, "null"...)
+}

@@ -1,0 +1,705 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"github.com/IBM/sarama"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+)
+
+// Collections the relay keeps in the database it follows. They are never
+// routed, whatever the predicate pattern says.
+const (
+	// PositionCollection holds one document per connector name: the resume
+	// token and the published-through mark.
+	PositionCollection = "outbox-relay"
+	// ParkedCollection holds the outbox documents that could not be routed.
+	ParkedCollection = "outbox-parked"
+)
+
+// createdAtField is the outbox documents' creation time (outbox.Event): the
+// sweep order and the published-through mark.
+const createdAtField = "createdAt"
+
+// Defaults of Options.
+const (
+	DefaultBatchSize    = 256
+	DefaultRetryBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff   = 30 * time.Second
+)
+
+// positionInterval bounds how stale the stored resume token gets while the
+// database changes but its outbox does not.
+const positionInterval = 5 * time.Second
+
+// storeTimeout bounds the position write that follows an acknowledged batch,
+// which is done even when Run's context is cancelled.
+const storeTimeout = 10 * time.Second
+
+// Options configures a Relay.
+type Options struct {
+	// Config is the connector's settings (ParseConnector).
+	Config Config
+	// Database is the database this relay follows: one of Config.Databases.
+	Database string
+	// Producer publishes the records. It must be idempotent, with
+	// Net.MaxOpenRequests=1, RequiredAcks=WaitForAll, Return.Successes and
+	// sarama.NewMurmur2Partitioner, so every aggregate keeps Debezium's
+	// partition and its order.
+	Producer sarama.SyncProducer
+	// Log receives the relay's logs; nil means slog.Default().
+	Log *slog.Logger
+	// BatchSize caps the records sent with one SendMessages (default 256).
+	BatchSize int
+	// RetryBackoff is the first wait after a failure (default 100ms); it
+	// doubles up to MaxBackoff (default 30s).
+	RetryBackoff, MaxBackoff time.Duration
+}
+
+// Stats counts what a Relay did since it was created.
+type Stats struct {
+	// Published counts records Kafka acknowledged, re-sent ones included.
+	Published int64
+	// Parked counts unroutable documents parked (again on every sweep).
+	Parked int64
+	// Dropped counts updates and replacements of outbox documents dropped.
+	Dropped int64
+	// Sweeps counts completed sweeps of the outbox collections.
+	Sweeps int64
+	// HistoryLost counts the times the stored position had left the change
+	// history (or the stream was invalidated).
+	HistoryLost int64
+	// KafkaRetries counts batches Kafka did not acknowledge, retried.
+	KafkaRetries int64
+	// StreamRestarts counts change stream restarts after store errors.
+	StreamRestarts int64
+	// LastError is the last error the relay recovered from, and when.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Relay publishes one database's outbox collections to Kafka. Create it
+// with New and start it with Run.
+type Relay struct {
+	db                            lungo.IDatabase
+	cfg                           Config
+	opts                          Options
+	log                           *slog.Logger
+	databases, includes, excludes []*regexp.Regexp
+	running                       atomic.Bool
+
+	mu    sync.Mutex
+	stats Stats
+
+	// Owned by the goroutine running Run.
+	pos       position
+	fresh     bool // the next stream must start now and sweep
+	lastStore time.Time
+}
+
+// New returns a relay for opts.Database of client. It checks the settings
+// but touches neither the store nor Kafka.
+func New(client *mongotx.Client, opts Options) (*Relay, error) {
+	if client == nil || client.IClient == nil {
+		return nil, errors.New("relay: no store client")
+	}
+	if opts.Producer == nil {
+		return nil, errors.New("relay: no producer")
+	}
+	if err := opts.Config.validate(); err != nil {
+		return nil, err
+	}
+	cfg := opts.Config.withDefaults()
+	if opts.Database == "" {
+		return nil, errors.New("relay: no database to follow")
+	}
+	databases, err := compileList(cfg.Databases)
+	if err != nil {
+		return nil, err
+	}
+	if len(databases) > 0 && !matchesAny(databases, opts.Database) {
+		return nil, fmt.Errorf("relay: database %q is not in database.include.list %v", opts.Database, cfg.Databases)
+	}
+	includes, err := compileList(cfg.IncludedCollections)
+	if err != nil {
+		return nil, err
+	}
+	excludes, err := compileList(cfg.ExcludedCollections)
+	if err != nil {
+		return nil, err
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = DefaultRetryBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.RetryBackoff)
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Relay{
+		db:        client.Database(opts.Database),
+		cfg:       cfg,
+		opts:      opts,
+		log:       log.With("relay", cfg.Name, "database", opts.Database),
+		databases: databases,
+		includes:  includes,
+		excludes:  excludes,
+	}, nil
+}
+
+// Stats returns a snapshot of the relay's counters. It is safe to call
+// while Run runs.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+func (r *Relay) count(f func(*Stats)) {
+	r.mu.Lock()
+	f(&r.stats)
+	r.mu.Unlock()
+}
+
+func (r *Relay) noteError(err error) {
+	r.count(func(s *Stats) {
+		s.LastError = err.Error()
+		s.LastErrorAt = time.Now()
+	})
+}
+
+// PublishedThrough returns the newest createdAt among the events Kafka
+// acknowledged, as stored with the relay's position; zero if none. A
+// retention job may purge outbox events created before it. It reads the
+// store, so it also answers while Run is not running.
+//
+// Events of one collection commit roughly, not strictly, in createdAt
+// order: keep a retention margin longer than the longest transaction.
+func (r *Relay) PublishedThrough(ctx context.Context) (time.Time, error) {
+	pos, err := r.loadPosition(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return pos.PublishedThrough, nil
+}
+
+// Run publishes until ctx is cancelled, then returns nil once the batch in
+// flight is acknowledged (and its position stored) or abandoned. Store and
+// Kafka failures are logged and retried with backoff; Run does not return
+// them. Only one Run may be active per Relay.
+func (r *Relay) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("relay: already running")
+	}
+	defer r.running.Store(false)
+	r.log.Info("relay: starting",
+		"topic_prefix", r.cfg.TopicPrefix,
+		"collection_pattern", patternString(r.cfg.CollectionPattern),
+		"excluded", r.cfg.ExcludedCollections,
+		"route_by", r.cfg.RouteByField,
+		"topic", r.cfg.TopicReplacement,
+		"key", r.cfg.KeyField,
+		"payload", r.cfg.PayloadField,
+		"placements", r.cfg.Placements,
+		"batch_size", r.opts.BatchSize)
+	backoff := r.opts.RetryBackoff
+	for {
+		progressed, err := r.follow(ctx)
+		if ctx.Err() != nil {
+			r.log.Info("relay: stopped")
+			return nil
+		}
+		if err == nil {
+			err = errors.New("relay: change stream ended")
+		}
+		if progressed {
+			backoff = r.opts.RetryBackoff
+		}
+		r.noteError(err)
+		r.count(func(s *Stats) { s.StreamRestarts++ })
+		r.log.Warn("relay: change stream failed, restarting from the stored position", "err", err, "backoff", backoff)
+		if !sleep(ctx, backoff) {
+			r.log.Info("relay: stopped")
+			return nil
+		}
+		backoff = min(2*backoff, r.opts.MaxBackoff)
+	}
+}
+
+func patternString(re *regexp.Regexp) string {
+	if re == nil {
+		return ""
+	}
+	return re.String()
+}
+
+// changeEvent is the part of a change stream event the relay reads (the
+// fields lungo produces too).
+type changeEvent struct {
+	OperationType string `bson:"operationType"`
+	NS            struct {
+		DB   string `bson:"db"`
+		Coll string `bson:"coll"`
+	} `bson:"ns"`
+	DocumentKey  bson.Raw `bson:"documentKey"`
+	FullDocument bson.Raw `bson:"fullDocument"`
+}
+
+// pipeline filters server-side on MongoDB; lungo ignores it, so every event
+// is filtered again in Go.
+func pipeline() bson.A {
+	return bson.A{bson.D{{Key: "$match", Value: bson.D{
+		{Key: "operationType", Value: bson.D{{Key: "$in", Value: bson.A{"insert", "update", "replace", "delete", "invalidate"}}}},
+	}}}}
+}
+
+// follow runs one change stream until it fails. It reports whether any
+// batch was handled, so Run can reset its backoff.
+func (r *Relay) follow(ctx context.Context) (bool, error) {
+	pos, err := r.loadPosition(ctx)
+	if err != nil {
+		return false, err
+	}
+	r.pos = pos
+
+	var stream lungo.IChangeStream
+	if pos.ResumeToken != nil && !r.fresh {
+		stream, err = r.db.Watch(ctx, pipeline(), options.ChangeStream().SetResumeAfter(pos.ResumeToken))
+		if err != nil {
+			if !mongotx.IsHistoryLost(err) {
+				return false, fmt.Errorf("relay: resume change stream: %w", err)
+			}
+			r.historyLost(err)
+			stream = nil
+		}
+	}
+	if stream == nil {
+		// Open the stream before sweeping: whatever commits during the
+		// sweep is in one or the other (or both).
+		stream, err = r.db.Watch(ctx, pipeline())
+		if err != nil {
+			return false, fmt.Errorf("relay: open change stream: %w", err)
+		}
+		defer closeStream(stream)
+		if err := r.sweep(ctx); err != nil {
+			return false, err
+		}
+		r.fresh = false
+		// On lungo the token is nil until the first event; the position
+		// write below is such an event and the next batch stores its token.
+		if err := r.storePosition(ctx, stream.ResumeToken()); err != nil {
+			return true, err
+		}
+	} else {
+		defer closeStream(stream)
+	}
+
+	progressed := false
+	for {
+		if !stream.Next(ctx) {
+			err := stream.Err()
+			if ctx.Err() != nil {
+				return progressed, nil
+			}
+			if mongotx.IsHistoryLost(err) {
+				r.historyLost(err)
+				return progressed, fmt.Errorf("relay: change stream fell behind: %w", err)
+			}
+			if err == nil {
+				err = errors.New("closed by the store")
+			}
+			return progressed, fmt.Errorf("relay: change stream: %w", err)
+		}
+		events := make([]changeEvent, 0, r.opts.BatchSize)
+		for {
+			var ev changeEvent
+			if err := stream.Decode(&ev); err != nil {
+				return progressed, fmt.Errorf("relay: decode change event: %w", err)
+			}
+			events = append(events, ev)
+			if len(events) >= r.opts.BatchSize || !stream.TryNext(ctx) {
+				break
+			}
+		}
+		invalidated, err := r.handleBatch(ctx, events, stream.ResumeToken())
+		if err != nil {
+			return progressed, err
+		}
+		progressed = true
+		if invalidated {
+			r.historyLost(errors.New("change stream invalidated"))
+			return progressed, errors.New("relay: change stream invalidated")
+		}
+	}
+}
+
+func closeStream(s lungo.IChangeStream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.Close(ctx)
+}
+
+func (r *Relay) historyLost(err error) {
+	r.fresh = true
+	r.count(func(s *Stats) { s.HistoryLost++ })
+	r.log.Warn("relay: the stored position has left the change history; sweeping the outbox collections (duplicates follow)", "err", err)
+}
+
+// routed reports whether the outbox transform applies to coll of the
+// followed database.
+func (r *Relay) routed(coll string) bool {
+	if coll == PositionCollection || coll == ParkedCollection || strings.HasPrefix(coll, "system.") {
+		return false
+	}
+	full := r.opts.Database + "." + coll
+	if len(r.includes) > 0 && !matchesAny(r.includes, full) {
+		return false
+	}
+	if matchesAny(r.excludes, full) {
+		return false
+	}
+	if r.cfg.CollectionPattern != nil && !r.cfg.CollectionPattern.MatchString(r.cfg.TopicPrefix+"."+full) {
+		return false
+	}
+	return true
+}
+
+// batch is what one publish step sends, parks and records.
+type batch struct {
+	msgs   []*sarama.ProducerMessage
+	parks  []parkedDocument
+	newest time.Time
+}
+
+type parkedDocument struct {
+	id         bson.RawValue
+	collection string
+	reason     string
+	doc        bson.Raw
+}
+
+// add converts one outbox document into the batch.
+func (r *Relay) add(b *batch, coll string, doc bson.Raw, now time.Time) {
+	msg, err := Record(r.cfg, doc, now)
+	if err != nil {
+		reason := err.Error()
+		var ue *UnroutableError
+		if errors.As(err, &ue) {
+			reason = ue.Reason
+		}
+		b.parks = append(b.parks, parkedDocument{id: doc.Lookup("_id"), collection: coll, reason: reason, doc: doc})
+		return
+	}
+	b.msgs = append(b.msgs, msg)
+	if v, ok := doc.Lookup(createdAtField).DateTimeOK(); ok {
+		if t := time.UnixMilli(v).UTC(); t.After(b.newest) {
+			b.newest = t
+		}
+	}
+}
+
+// handleBatch publishes the outbox inserts among events and stores token
+// after Kafka acknowledged them. It reports an invalidate event.
+func (r *Relay) handleBatch(ctx context.Context, events []changeEvent, token bson.Raw) (bool, error) {
+	var b batch
+	now := time.Now()
+	routedSeen, foreign, invalidated := false, false, false
+	for _, ev := range events {
+		if ev.OperationType == "invalidate" {
+			invalidated = true
+			break
+		}
+		if ev.NS.DB != r.opts.Database || ev.NS.Coll == PositionCollection || ev.NS.Coll == ParkedCollection {
+			continue
+		}
+		foreign = true
+		if !r.routed(ev.NS.Coll) {
+			continue
+		}
+		switch ev.OperationType {
+		case "insert":
+			routedSeen = true
+			r.add(&b, ev.NS.Coll, ev.FullDocument, now)
+		case "update", "replace":
+			routedSeen = true
+			r.count(func(s *Stats) { s.Dropped++ })
+			level := slog.LevelWarn
+			if r.cfg.InvalidOperationBehavior == "error" {
+				level = slog.LevelError
+			}
+			r.log.Log(ctx, level, "relay: unexpected "+ev.OperationType+" of an outbox document dropped",
+				"collection", ev.NS.Coll, "document_key", ev.DocumentKey.String())
+		}
+		// Deletes (retention) are dropped silently.
+	}
+	store := !invalidated && token != nil &&
+		(routedSeen || r.pos.ResumeToken == nil || foreign && time.Since(r.lastStore) >= positionInterval)
+	if !store && len(b.msgs) == 0 && len(b.parks) == 0 {
+		return invalidated, nil
+	}
+	if err := r.publish(ctx, b); err != nil {
+		return invalidated, err
+	}
+	if !store {
+		return invalidated, nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	return invalidated, r.storePosition(sctx, token)
+}
+
+// publish sends b's records until Kafka acknowledges them, then parks b's
+// unroutable documents and raises the published-through mark in memory.
+// It returns an error only when ctx ends before the acknowledgement or when
+// parking fails.
+func (r *Relay) publish(ctx context.Context, b batch) error {
+	if len(b.msgs) > 0 {
+		if err := r.send(ctx, b.msgs); err != nil {
+			return err
+		}
+		r.count(func(s *Stats) { s.Published += int64(len(b.msgs)) })
+	}
+	// Acknowledged: finish the step even if ctx is cancelled now.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	for _, p := range b.parks {
+		if err := r.park(sctx, p); err != nil {
+			return err
+		}
+	}
+	if b.newest.After(r.pos.PublishedThrough) {
+		r.pos.PublishedThrough = b.newest
+	}
+	return nil
+}
+
+// send retries the same records until Kafka acknowledges all of them or
+// ctx ends. Each attempt sends fresh copies: sarama keeps retry and
+// sequence state in the messages it was given.
+func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error {
+	backoff := r.opts.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := r.opts.Producer.SendMessages(copyMessages(msgs))
+		if err == nil {
+			return nil
+		}
+		r.noteError(err)
+		r.count(func(s *Stats) { s.KafkaRetries++ })
+		r.log.Warn("relay: kafka did not acknowledge the batch; retrying the same batch",
+			"records", len(msgs), "attempt", attempt, "backoff", backoff, "err", err)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, r.opts.MaxBackoff)
+	}
+}
+
+func copyMessages(msgs []*sarama.ProducerMessage) []*sarama.ProducerMessage {
+	out := make([]*sarama.ProducerMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = &sarama.ProducerMessage{
+			Topic:     m.Topic,
+			Key:       m.Key,
+			Value:     m.Value,
+			Headers:   m.Headers,
+			Timestamp: m.Timestamp,
+			Metadata:  m.Metadata,
+		}
+	}
+	return out
+}
+
+// park records an unroutable document where an operator finds it.
+// Debezium would fail its task instead; the relay must not stall every
+// later event behind one bad document.
+func (r *Relay) park(ctx context.Context, p parkedDocument) error {
+	id := p.id
+	if id.Type == 0 {
+		oid := primitive.NewObjectID()
+		id = bson.RawValue{Type: bson.TypeObjectID, Value: oid[:]}
+	}
+	doc := bson.D{
+		{Key: "_id", Value: id},
+		{Key: "collection", Value: p.collection},
+		{Key: "reason", Value: p.reason},
+		{Key: "document", Value: p.doc},
+		{Key: "parkedAt", Value: mongotx.Now()},
+	}
+	_, err := r.db.Collection(ParkedCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("relay: park unroutable document %s: %w", id, err)
+	}
+	r.count(func(s *Stats) { s.Parked++ })
+	r.log.Error("relay: unroutable outbox document parked", "collection", p.collection, "id", id.String(), "reason", p.reason)
+	return nil
+}
+
+// sweep publishes every document of every routed collection, oldest first,
+// storing the published-through mark (and no resume token) after each
+// batch, so a crash during the sweep leads to another sweep.
+func (r *Relay) sweep(ctx context.Context) error {
+	names, err := r.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("relay: list collections: %w", err)
+	}
+	sort.Strings(names)
+	total := 0
+	for _, name := range names {
+		if !r.routed(name) {
+			continue
+		}
+		n, err := r.sweepCollection(ctx, name)
+		total += n
+		if err != nil {
+			return err
+		}
+	}
+	r.count(func(s *Stats) { s.Sweeps++ })
+	r.log.Info("relay: sweep done", "documents", total)
+	return nil
+}
+
+// sweepCollection publishes one collection in createdAt order. It reads
+// the collection in natural (insertion) order and sorts it stably, so
+// events created in the same millisecond keep the order they were written
+// in; breaking ties on _id would reorder them at random for UUID ids, and a
+// database-side sort does not promise any order for ties. The collection is
+// held in memory for that: outbox retention keeps it small.
+func (r *Relay) sweepCollection(ctx context.Context, name string) (int, error) {
+	cur, err := r.db.Collection(name).Find(ctx, bson.D{})
+	if err != nil {
+		return 0, fmt.Errorf("relay: sweep %s: %w", name, err)
+	}
+	var docs []bson.Raw
+	for cur.Next(ctx) {
+		var doc bson.Raw
+		if err := cur.Decode(&doc); err != nil {
+			_ = cur.Close(context.WithoutCancel(ctx))
+			return 0, fmt.Errorf("relay: sweep %s: decode: %w", name, err)
+		}
+		docs = append(docs, doc)
+	}
+	err = cur.Err()
+	_ = cur.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("relay: sweep %s: %w", name, err)
+	}
+	sort.SliceStable(docs, func(i, j int) bool { return createdAt(docs[i]) < createdAt(docs[j]) })
+
+	var b batch
+	flush := func() error {
+		if len(b.msgs) == 0 && len(b.parks) == 0 {
+			return nil
+		}
+		if err := r.publish(ctx, b); err != nil {
+			return err
+		}
+		b = batch{}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		return r.storePosition(sctx, nil)
+	}
+	for i, doc := range docs {
+		r.add(&b, name, doc, time.Now())
+		if len(b.msgs)+len(b.parks) >= r.opts.BatchSize {
+			if err := flush(); err != nil {
+				return i + 1, err
+			}
+		}
+	}
+	return len(docs), flush()
+}
+
+// createdAt returns a document's creation time in epoch milliseconds;
+// documents without one sort first, as MongoDB sorts missing values.
+func createdAt(doc bson.Raw) int64 {
+	if v, ok := doc.Lookup(createdAtField).DateTimeOK(); ok {
+		return v
+	}
+	return -1 << 63
+}
+
+// position is the relay's stored progress.
+type position struct {
+	ResumeToken      bson.Raw
+	PublishedThrough time.Time
+}
+
+type storedPosition struct {
+	ID               string    `bson:"_id"`
+	ResumeToken      bson.Raw  `bson:"resumeToken,omitempty"`
+	PublishedThrough time.Time `bson:"publishedThrough,omitempty"`
+	UpdatedAt        time.Time `bson:"updatedAt"`
+}
+
+func (r *Relay) loadPosition(ctx context.Context) (position, error) {
+	var sp storedPosition
+	err := r.db.Collection(PositionCollection).FindOne(ctx, bson.D{{Key: "_id", Value: r.cfg.Name}}).Decode(&sp)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return position{}, nil
+	}
+	if err != nil {
+		return position{}, fmt.Errorf("relay: load position: %w", err)
+	}
+	pos := position{ResumeToken: sp.ResumeToken}
+	if !sp.PublishedThrough.IsZero() {
+		pos.PublishedThrough = sp.PublishedThrough.UTC()
+	}
+	return pos, nil
+}
+
+// storePosition writes token (nil while sweeping: no resumable position)
+// and the in-memory published-through mark.
+func (r *Relay) storePosition(ctx context.Context, token bson.Raw) error {
+	doc := bson.D{{Key: "_id", Value: r.cfg.Name}}
+	if token != nil {
+		doc = append(doc, bson.E{Key: "resumeToken", Value: token})
+	}
+	if !r.pos.PublishedThrough.IsZero() {
+		doc = append(doc, bson.E{Key: "publishedThrough", Value: r.pos.PublishedThrough})
+	}
+	doc = append(doc, bson.E{Key: "updatedAt", Value: mongotx.Now()})
+	_, err := r.db.Collection(PositionCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.cfg.Name}}, doc, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("relay: store position: %w", err)
+	}
+	r.pos.ResumeToken = token
+	r.lastStore = time.Now()
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

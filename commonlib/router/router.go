@@ -1,0 +1,623 @@
+// Package router consumes outbox events from Kafka with a consumer group and
+// hands each record to the handler registered for its eventType header.
+//
+// It gives at-least-once delivery: a record's offset is marked only after its
+// handler succeeded, it was skipped as uninteresting, or it is safely on the
+// dead-letter topic; marked offsets are committed periodically and once more
+// at shutdown. Records of one partition are handled one at a time, in order;
+// partitions are handled concurrently, so handlers must be safe for
+// concurrent use. Failing records are retried with exponential backoff:
+// errors that mean a dependency is down (Config.IsTransient) forever, other
+// errors a bounded number of times, Permanent errors and records missing the
+// routing headers not at all, before they go to the dead-letter topic with
+// headers saying where they came from and why they failed.
+//
+// It does not deduplicate: a record can be delivered again after a crash, a
+// rebalance or a relay re-snapshot, so handlers record the event id in their
+// store transaction with package inbox. It does not decode payloads, and it
+// does not replay the dead-letter topic.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultMaxAttempts is Config.MaxAttempts's default.
+	DefaultMaxAttempts = 3
+	// DefaultBackoff is Config.Backoff's default.
+	DefaultBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff is Config.MaxBackoff's default.
+	DefaultMaxBackoff = 30 * time.Second
+	// DefaultHandlerTimeout is Config.HandlerTimeout's default.
+	DefaultHandlerTimeout = 30 * time.Second
+	// DefaultSessionTimeout is Config.SessionTimeout's default (sarama's
+	// and the Java client's before Kafka 3.0).
+	DefaultSessionTimeout = 10 * time.Second
+)
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Message is a consumed record as a handler sees it.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	// Headers are the record's headers in record order. Use Header to
+	// look one up; never rely on positions.
+	Headers []Header
+	// EventID is the eventId header, or the id header when eventId is
+	// absent: the key to deduplicate on.
+	EventID string
+	// EventType is the eventType header the record was routed on.
+	EventType string
+	// Timestamp is the record's timestamp. The relays set it to their
+	// processing time, so it orders nothing.
+	Timestamp time.Time
+}
+
+// Header returns the value of the last header named key, as Kafka's Java
+// client's lastHeader does, and whether there is one.
+func (m Message) Header(key string) ([]byte, bool) {
+	for i := len(m.Headers) - 1; i >= 0; i-- {
+		if m.Headers[i].Key == key {
+			return m.Headers[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// Handler handles one message. Returning nil marks the message consumed.
+// An error is retried or dead-lettered as Config describes; wrap it with
+// Permanent when retrying cannot help. ctx is not cancelled by the router's
+// shutdown, only by Config.HandlerTimeout, so a handler can finish its
+// transaction while the service stops.
+type Handler func(ctx context.Context, m Message) error
+
+// Config configures a Router.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port.
+	Brokers []string
+	// Group is the consumer group id; offsets are committed under it.
+	Group string
+	// ClientID identifies the consumer to the broker; Group when empty.
+	ClientID string
+	// Topics are consumed from their earliest offset when the group has
+	// no committed offset.
+	Topics []string
+	// Interesting are the event types this consumer handles, each needing
+	// a handler. Records of other types are marked consumed and logged at
+	// DEBUG.
+	Interesting []string
+	// DeadLetterTopic receives records that cannot be handled ("DLT").
+	DeadLetterTopic string
+	// MaxAttempts is how many times a record whose handler fails is
+	// tried before it is dead-lettered (DefaultMaxAttempts when zero).
+	// Transient errors do not count.
+	MaxAttempts int
+	// Backoff is the first delay between attempts, doubled per attempt up
+	// to MaxBackoff (DefaultBackoff and DefaultMaxBackoff when zero). It
+	// also paces reconnecting to the broker and retrying the dead-letter
+	// topic.
+	Backoff, MaxBackoff time.Duration
+	// IsTransient reports whether a handler error means a dependency is
+	// down (the database, say). Such records are retried with backoff
+	// until they succeed or the router stops, and are never
+	// dead-lettered. Nil treats every error as non-transient.
+	IsTransient func(error) bool
+	// HandlerTimeout bounds one handler call (DefaultHandlerTimeout when
+	// zero). Keep it well below sarama's rebalance timeout (60 s), since
+	// a rebalance waits for in-flight handlers.
+	HandlerTimeout time.Duration
+	// SessionTimeout is the consumer group session timeout
+	// (DefaultSessionTimeout when zero); heartbeats go every third of it.
+	// The broker bounds it (group.min.session.timeout.ms, 6 s by default).
+	SessionTimeout time.Duration
+}
+
+// Router consumes Config.Topics as a member of Config.Group and dispatches
+// each record to the Handler registered for its event type.
+type Router struct {
+	cfg         Config
+	producer    sarama.SyncProducer
+	log         *slog.Logger
+	sarama      *sarama.Config
+	interesting map[string]bool
+
+	mu       sync.Mutex
+	handlers map[string]Handler
+	regErrs  []error
+
+	running   atomic.Bool
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// New checks cfg, fills in defaults and returns a Router that dead-letters
+// through producer (which should be a kafkaclient producer; the caller keeps
+// and closes it after Run returns). A nil log discards.
+func New(cfg Config, producer sarama.SyncProducer, log *slog.Logger) (*Router, error) {
+	if producer == nil {
+		return nil, errors.New("router: nil producer")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sc := saramaConfig(cfg)
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("router: sarama config: %w", err)
+	}
+	r := &Router{
+		cfg:         cfg,
+		producer:    producer,
+		log:         log.With("group", cfg.Group),
+		sarama:      sc,
+		interesting: make(map[string]bool, len(cfg.Interesting)),
+		handlers:    make(map[string]Handler),
+		ready:       make(chan struct{}),
+	}
+	for _, t := range cfg.Interesting {
+		r.interesting[t] = true
+	}
+	return r, nil
+}
+
+func withDefaults(cfg Config) (Config, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return cfg, errors.New("router: no brokers")
+	case cfg.Group == "":
+		return cfg, errors.New("router: no consumer group")
+	case len(cfg.Topics) == 0:
+		return cfg, errors.New("router: no topics")
+	case len(cfg.Interesting) == 0:
+		return cfg, errors.New("router: no interesting event types")
+	case cfg.DeadLetterTopic == "":
+		return cfg, errors.New("router: no dead-letter topic")
+	case slices.Contains(cfg.Topics, cfg.DeadLetterTopic):
+		return cfg, fmt.Errorf("router: dead-letter topic %q is also consumed", cfg.DeadLetterTopic)
+	case slices.Contains(cfg.Topics, ""):
+		return cfg, errors.New("router: empty topic name")
+	case slices.Contains(cfg.Interesting, ""):
+		return cfg, errors.New("router: empty event type")
+	case cfg.MaxAttempts < 0:
+		return cfg, fmt.Errorf("router: max attempts %d is negative", cfg.MaxAttempts)
+	case cfg.Backoff < 0, cfg.MaxBackoff < 0, cfg.HandlerTimeout < 0, cfg.SessionTimeout < 0:
+		return cfg, errors.New("router: negative duration")
+	}
+	cfg.Brokers = slices.Clone(cfg.Brokers)
+	cfg.Topics = slices.Clone(cfg.Topics)
+	cfg.Interesting = slices.Clone(cfg.Interesting)
+	if cfg.ClientID == "" {
+		cfg.ClientID = cfg.Group
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.Backoff)
+	}
+	if cfg.MaxBackoff < cfg.Backoff {
+		return cfg, fmt.Errorf("router: max backoff %v is below backoff %v", cfg.MaxBackoff, cfg.Backoff)
+	}
+	if cfg.HandlerTimeout == 0 {
+		cfg.HandlerTimeout = DefaultHandlerTimeout
+	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	return cfg, nil
+}
+
+func saramaConfig(cfg Config) *sarama.Config {
+	c := kafkaclient.Config(cfg.ClientID)
+	c.Consumer.Return.Errors = true
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Consumer.Offsets.AutoCommit.Enable = true
+	c.Consumer.Offsets.AutoCommit.Interval = time.Second
+	c.Consumer.Group.Session.Timeout = cfg.SessionTimeout
+	c.Consumer.Group.Heartbeat.Interval = cfg.SessionTimeout / 3
+	c.Consumer.Group.Rebalance.Retry.Backoff = min(cfg.Backoff, 2*time.Second)
+	// A rebalance waits for in-flight handlers, and a JoinGroup response
+	// can take the whole rebalance timeout to arrive: the read timeout
+	// must not cut it short (the Java client does the same).
+	c.Consumer.Group.Rebalance.Timeout = max(60*time.Second, cfg.HandlerTimeout+10*time.Second)
+	c.Net.ReadTimeout = max(c.Net.ReadTimeout, c.Consumer.Group.Rebalance.Timeout+5*time.Second)
+	return c
+}
+
+// Handle registers h for eventType. Call it before Run. Registering a type
+// that is not in Config.Interesting, registering a type twice or a nil
+// handler makes Run fail.
+func (r *Router) Handle(eventType string, h Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case !r.interesting[eventType]:
+		r.regErrs = append(r.regErrs, fmt.Errorf("handler for %q, which is not an interesting event type", eventType))
+	case h == nil:
+		r.regErrs = append(r.regErrs, fmt.Errorf("nil handler for %q", eventType))
+	case r.handlers[eventType] != nil:
+		r.regErrs = append(r.regErrs, fmt.Errorf("second handler for %q", eventType))
+	default:
+		r.handlers[eventType] = h
+	}
+}
+
+// Ready is closed once the router has joined its group for the first time
+// and is about to consume its assignment (which is empty when the group has
+// more members than partitions).
+func (r *Router) Ready() <-chan struct{} {
+	return r.ready
+}
+
+// Run makes sure Config.Topics and Config.DeadLetterTopic exist (creating
+// them with the broker's defaults), joins the group and consumes until ctx
+// ends, rejoining after every rebalance. While the broker is unreachable it
+// keeps retrying with backoff, logging at WARN. When ctx ends it lets the
+// in-flight handler of each partition finish, commits the marked offsets,
+// leaves the group and returns nil. It returns an error only for a bad
+// handler registration or a second call.
+func (r *Router) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("router: run called twice")
+	}
+	handlers, err := r.checkHandlers()
+	if err != nil {
+		return err
+	}
+	r.log.Info("router starting", "brokers", r.cfg.Brokers, "topics", r.cfg.Topics,
+		"interesting", r.cfg.Interesting, "dead_letter_topic", r.cfg.DeadLetterTopic, "client_id", r.cfg.ClientID,
+		"max_attempts", r.cfg.MaxAttempts, "backoff", r.cfg.Backoff, "max_backoff", r.cfg.MaxBackoff,
+		"handler_timeout", r.cfg.HandlerTimeout, "session_timeout", r.cfg.SessionTimeout)
+
+	if !r.retry(ctx, "create topics", func() error {
+		ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return kafkaclient.EnsureTopics(ectx, r.cfg.Brokers, append(slices.Clone(r.cfg.Topics), r.cfg.DeadLetterTopic))
+	}) {
+		return nil
+	}
+	var group sarama.ConsumerGroup
+	if !r.retry(ctx, "join consumer group", func() error {
+		var err error
+		group, err = sarama.NewConsumerGroup(r.cfg.Brokers, r.cfg.Group, r.sarama)
+		return err
+	}) {
+		return nil
+	}
+	errsDone := make(chan struct{})
+	go func() {
+		defer close(errsDone)
+		for err := range group.Errors() {
+			r.log.Warn("consumer group error", "err", err)
+		}
+	}()
+
+	h := &groupHandler{r: r, handlers: handlers}
+	for failures := 0; ctx.Err() == nil; {
+		h.setUp.Store(false)
+		err := group.Consume(ctx, r.cfg.Topics, h)
+		if ctx.Err() != nil {
+			break
+		}
+		if h.setUp.Load() {
+			failures = 0
+		}
+		if err == nil {
+			continue // rebalance: rejoin
+		}
+		failures++
+		d := backoff(failures, r.cfg.Backoff, r.cfg.MaxBackoff)
+		r.log.Warn("consumer group session failed, rejoining", "attempt", failures, "retry_in", d, "err", err)
+		sleep(ctx, d)
+	}
+	if err := group.Close(); err != nil {
+		r.log.Warn("close consumer group", "err", err)
+	}
+	<-errsDone
+	r.log.Info("router stopped")
+	return nil
+}
+
+func (r *Router) checkHandlers() (map[string]Handler, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	errs := slices.Clone(r.regErrs)
+	for _, t := range r.cfg.Interesting {
+		if r.handlers[t] == nil {
+			errs = append(errs, fmt.Errorf("no handler for interesting event type %q", t))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("router: %w", errors.Join(errs...))
+	}
+	return maps.Clone(r.handlers), nil
+}
+
+// retry calls fn until it succeeds, logging failures at WARN and backing
+// off, and reports false if ctx ended first.
+func (r *Router) retry(ctx context.Context, what string, fn func() error) bool {
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		d := backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
+		r.log.Warn("kafka unavailable, retrying", "op", what, "attempt", attempt, "retry_in", d, "err", err)
+		sleep(ctx, d)
+	}
+	return false
+}
+
+// groupHandler is the sarama side of a Router.
+type groupHandler struct {
+	r        *Router
+	handlers map[string]Handler
+	setUp    atomic.Bool
+}
+
+func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.setUp.Store(true)
+	h.r.log.Info("partitions assigned", "generation", sess.GenerationID(), "claims", sess.Claims())
+	h.r.readyOnce.Do(func() { close(h.r.ready) })
+	return nil
+}
+
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	sess.Commit()
+	h.r.log.Info("partitions released", "generation", sess.GenerationID())
+	return nil
+}
+
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := sess.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return nil // not started: it is redelivered to the next owner
+			}
+			if h.r.process(ctx, h.handlers, msg) {
+				sess.MarkMessage(msg, "")
+			}
+		}
+	}
+}
+
+// process handles msg and reports whether it may be marked consumed: false
+// only when ctx (the group session) ended before msg was handled or
+// dead-lettered, so that the partition's next owner gets it again.
+func (r *Router) process(ctx context.Context, handlers map[string]Handler, msg *sarama.ConsumerMessage) bool {
+	m := toMessage(msg)
+	log := r.log.With("topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
+		"event_type", m.EventType, "event_id", m.EventID)
+	if reason := missingHeaders(m); reason != "" {
+		return r.deadLetter(ctx, log, m, reason, 0)
+	}
+	if !r.interesting[m.EventType] {
+		log.Debug("skipping uninteresting event")
+		return true
+	}
+	h := handlers[m.EventType]
+	failures := 0
+	for attempt := 1; ; attempt++ {
+		err := r.call(ctx, log, h, m)
+		if err == nil {
+			if attempt > 1 {
+				log.Info("event handled after retries", "attempts", attempt)
+			}
+			return true
+		}
+		var p *panicError
+		transient := !errors.As(err, &p) && !IsPermanent(err) && r.cfg.IsTransient != nil && r.cfg.IsTransient(err)
+		switch {
+		case IsPermanent(err):
+			return r.deadLetter(ctx, log, m, err.Error(), attempt)
+		case !transient:
+			failures++
+			if failures >= r.cfg.MaxAttempts {
+				return r.deadLetter(ctx, log, m, err.Error(), attempt)
+			}
+		}
+		d := backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
+		log.Warn("handler failed, retrying", "attempt", attempt, "transient", transient, "retry_in", d, "err", err)
+		if !sleep(ctx, d) {
+			log.Info("stopping retries: partition released; the event will be redelivered", "attempts", attempt)
+			return false
+		}
+	}
+}
+
+// call runs h on a context that outlives ctx's cancellation, so shutdown
+// does not abort a handler half-way, and turns a panic into an error.
+func (r *Router) call(ctx context.Context, log *slog.Logger, h Handler, m Message) (err error) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.HandlerTimeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("handler panicked", "panic", v, "stack", string(debug.Stack()))
+			err = &panicError{value: v}
+		}
+	}()
+	return h(hctx, m)
+}
+
+// panicError is a recovered handler panic: never transient.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
+
+func missingHeaders(m Message) string {
+	switch {
+	case m.EventType == "" && m.EventID == "":
+		return fmt.Sprintf("missing headers %s and %s (or %s)", kafkaheader.EventType, kafkaheader.EventID, kafkaheader.ID)
+	case m.EventType == "":
+		return "missing header " + kafkaheader.EventType
+	case m.EventID == "":
+		return fmt.Sprintf("missing header %s (or %s)", kafkaheader.EventID, kafkaheader.ID)
+	}
+	return ""
+}
+
+// dltHeaders are the headers deadLetter sets; copies already on the record
+// (a record replayed from the dead-letter topic) are replaced.
+var dltHeaders = []string{
+	kafkaheader.DLTOriginalTopic, kafkaheader.DLTOriginalPartition, kafkaheader.DLTOriginalOffset,
+	kafkaheader.DLTOriginalGroup, kafkaheader.DLTError, kafkaheader.DLTAttempts,
+}
+
+// deadLetter produces m to the dead-letter topic, retrying with backoff
+// until it is stored, and reports false if ctx ended first.
+func (r *Router) deadLetter(ctx context.Context, log *slog.Logger, m Message, reason string, attempts int) bool {
+	pm := &sarama.ProducerMessage{Topic: r.cfg.DeadLetterTopic, Value: sarama.ByteEncoder(m.Value)}
+	if m.Key != nil {
+		pm.Key = sarama.ByteEncoder(m.Key)
+	}
+	for _, h := range m.Headers {
+		if !slices.Contains(dltHeaders, h.Key) {
+			pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+		}
+	}
+	for i, v := range []string{
+		m.Topic, strconv.FormatInt(int64(m.Partition), 10), strconv.FormatInt(m.Offset, 10),
+		r.cfg.Group, reason, strconv.Itoa(attempts),
+	} {
+		pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(dltHeaders[i]), Value: []byte(v)})
+	}
+
+	for try := 1; ; try++ {
+		// SendMessage cannot be cancelled and may retry for a while; do
+		// not let it hold up shutdown. An abandoned send that succeeds
+		// later only duplicates the record on the dead-letter topic.
+		sent := make(chan error, 1)
+		go func() {
+			_, _, err := r.producer.SendMessage(pm)
+			sent <- err
+		}()
+		var err error
+		select {
+		case err = <-sent:
+		case <-ctx.Done():
+			log.Warn("stopping dead-letter attempts: partition released; the event will be redelivered", "reason", reason)
+			return false
+		}
+		if err == nil {
+			log.Error("event dead-lettered", "dead_letter_topic", r.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
+			return true
+		}
+		d := backoff(try, r.cfg.Backoff, r.cfg.MaxBackoff)
+		log.Warn("cannot dead-letter event, retrying", "attempt", try, "retry_in", d, "reason", reason, "err", err)
+		if !sleep(ctx, d) {
+			log.Warn("stopping dead-letter attempts: partition released; the event will be redelivered", "reason", reason)
+			return false
+		}
+	}
+}
+
+func toMessage(msg *sarama.ConsumerMessage) Message {
+	m := Message{
+		Topic:     msg.Topic,
+		Partition: msg.Partition,
+		Offset:    msg.Offset,
+		Key:       msg.Key,
+		Value:     msg.Value,
+		Timestamp: msg.Timestamp,
+		Headers:   make([]Header, 0, len(msg.Headers)),
+	}
+	for _, h := range msg.Headers {
+		if h != nil {
+			m.Headers = append(m.Headers, Header{Key: string(h.Key), Value: h.Value})
+		}
+	}
+	if v, ok := m.Header(kafkaheader.EventType); ok {
+		m.EventType = string(v)
+	}
+	if v, ok := m.Header(kafkaheader.EventID); ok && len(v) > 0 {
+		m.EventID = string(v)
+	} else if v, ok := m.Header(kafkaheader.ID); ok {
+		m.EventID = string(v)
+	}
+	return m
+}
+
+// Permanent marks err as one that retrying cannot fix (a payload that does
+// not decode, a rule the event breaks): the router dead-letters the record at
+// once. It takes precedence over Config.IsTransient. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked by
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// backoff returns the delay before retry number attempt (1-based): base
+// doubled per attempt, capped at ceiling.
+func backoff(attempt int, base, ceiling time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited the full d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
