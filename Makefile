@@ -10,7 +10,7 @@ BIN   := $(CURDIR)/bin
 MODULES := commonlib customer payment debezium devkafka relay e2e
 PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 BINARIES := ./customer/cmd/customer-service ./payment/cmd/payment-service \
-            ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect ./relay/cmd/outbox-relay
+            ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect
 
 .PHONY: all build run test test-short test-integration lint bench topics tail clean up down connector ps logs
 

@@ -23,7 +23,10 @@ pids=()
 start() {
 	local name=$1
 	shift
-	setsid "$@" > >(sed -u "s/^/$(printf '%-16s' "$name") | /") 2>&1 &
+	local prefix
+	prefix=$(printf '%-16s | ' "$name")
+	# The prefixer ignores Ctrl-C so the processes' shutdown lines still show.
+	setsid "$@" > >(trap '' INT TERM; exec sed -u "s/^/$prefix/") 2>&1 &
 	pids+=("$!")
 }
 
