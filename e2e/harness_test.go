@@ -51,14 +51,14 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-func skipShort(t *testing.T) {
+func skipShort(t testing.TB) {
 	t.Helper()
 	if binDir == "" {
 		t.Skip("end-to-end test: skipped with -short")
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -93,7 +93,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func startProc(t *testing.T, name string, env []string) *proc {
+func startProc(t testing.TB, name string, env []string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name))
 	cmd.Env = append(os.Environ(), env...)
@@ -113,7 +113,7 @@ func startProc(t *testing.T, name string, env []string) *proc {
 }
 
 // stop sends SIGTERM and waits for a clean exit (SIGKILL after 30 s).
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -141,7 +141,7 @@ func (p *proc) exited() bool {
 
 // platform is one embedded deployment.
 type platform struct {
-	t            *testing.T
+	t            testing.TB
 	dataDir      string
 	kafkaAddr    string
 	customerPort int
@@ -153,7 +153,7 @@ type platform struct {
 	paymentEnv   []string
 }
 
-func newPlatform(t *testing.T) *platform {
+func newPlatform(t testing.TB) *platform {
 	t.Helper()
 	skipShort(t)
 	return &platform{
@@ -242,7 +242,7 @@ func (p *platform) paymentURL(path string) string {
 }
 
 // do sends a request and returns the status and body.
-func do(t *testing.T, method, url, body string) (int, string) {
+func do(t testing.TB, method, url, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -367,7 +367,7 @@ func (p *platform) waitStatus(id, status string, timeout time.Duration) customer
 }
 
 // eventually retries fn until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() error) {
+func eventually(t testing.TB, timeout time.Duration, what string, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -383,3 +383,19 @@ func eventually(t *testing.T, timeout time.Duration, what string, fn func() erro
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// customerTimes is a customer's timestamps.
+type customerTimes struct {
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func (p *platform) getCustomerTimes(id string) customerTimes {
+	p.t.Helper()
+	_, body := do(p.t, "GET", p.customerURL("/customers/"+id), "")
+	var c customerTimes
+	if err := json.Unmarshal([]byte(body), &c); err != nil {
+		p.t.Fatal(err)
+	}
+	return c
+}

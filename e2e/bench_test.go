@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkRegistrationSaga measures the embedded profile end to end: real
+// processes, HTTP registrations from 4 concurrent clients, each saga through
+// both outboxes, relays, Kafka and consumers until REGISTRATION_SUCCESS.
+// Reported: registrations accepted per second, completed sagas per second,
+// and the median and 99th-percentile time from POST to SUCCESS.
+func BenchmarkRegistrationSaga(b *testing.B) {
+	p := newPlatform(b)
+	p.start()
+	const clients = 4
+	type result struct {
+		id      string
+		started time.Time
+	}
+	results := make([]result, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = result{started: time.Now(), id: p.register(blueprintBody).ID}
+			}
+		}()
+	}
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	accepted := time.Since(start)
+
+	latencies := make([]time.Duration, b.N)
+	pending := make(map[int]bool, b.N)
+	for i := range results {
+		pending[i] = true
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for len(pending) > 0 {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d sagas not done after 5 minutes", len(pending))
+		}
+		for i := range pending {
+			if p.getCustomer(results[i].id).Status == "REGISTRATION_SUCCESS" {
+				// Completion time is read from the record itself, not from
+				// when this loop happened to look.
+				c := p.getCustomerTimes(results[i].id)
+				latencies[i] = c.UpdatedAt.Sub(results[i].started)
+				delete(pending, i)
+			}
+		}
+	}
+	total := time.Since(start)
+	b.StopTimer()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "registrations/s")
+	b.ReportMetric(float64(b.N)/total.Seconds(), "sagas/s")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Milliseconds()), "p99-ms")
+}
