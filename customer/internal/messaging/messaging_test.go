@@ -1,0 +1,86 @@
+package messaging_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/sagaoutbox/platform/commonlib/inbox"
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/router"
+	"github.com/sagaoutbox/platform/customer/internal/customer"
+	"github.com/sagaoutbox/platform/customer/internal/messaging"
+	"github.com/sagaoutbox/platform/customer/internal/mongostore"
+	paymentevents "github.com/sagaoutbox/platform/payment/events"
+	"github.com/sagaoutbox/platform/payment/events/eventstest"
+)
+
+// setup registers the customer the payment golden files are about.
+func setup(t *testing.T) (map[string]router.Handler, *customer.Service) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close(ctx) })
+	db := client.Database(mongostore.Database)
+	store := mongostore.New(client, db)
+	if err := store.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := customer.NewService(store, mongotx.Now, func() string { return eventstest.CustomerID })
+	_, err = svc.Register(ctx, customer.Registration{FirstName: "John", LastName: "Doe",
+		Card: customer.CardInput{Number: "1234567890", HolderName: "John Doe", CVV: "120", ValidThru: "2024-05-04", Balance: "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return messaging.New(svc, inbox.Open(db), client, log).Routes(), svc
+}
+
+func message(eventType, eventID string) router.Message {
+	return router.Message{EventType: eventType, EventID: eventID, Value: eventstest.Golden(eventType)}
+}
+
+// TestPaymentEventsFromTheGoldenFiles feeds payment-service's golden Kafka
+// values to customer-service's handlers.
+func TestPaymentEventsFromTheGoldenFiles(t *testing.T) {
+	tests := []struct {
+		eventType  string
+		wantStatus customer.Status
+		wantReason string
+	}{
+		{paymentevents.PaymentAuthorized, customer.StatusSuccess, ""},
+		{paymentevents.PaymentNotAuthorized, customer.StatusFailed, paymentevents.ReasonNoBalanceLeft},
+	}
+	for _, tt := range tests {
+		t.Run(tt.eventType, func(t *testing.T) {
+			ctx := context.Background()
+			handlers, svc := setup(t)
+			h := handlers[tt.eventType]
+			for _, id := range []string{"e1", "e1", "e2"} { // e1 redelivered; e2 a late answer
+				if err := h(ctx, message(tt.eventType, id)); err != nil {
+					t.Fatalf("delivery %s: %v", id, err)
+				}
+			}
+			c, err := svc.Get(ctx, eventstest.CustomerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Status != tt.wantStatus || c.FailureReason != tt.wantReason {
+				t.Errorf("customer = %s (%q), want %s (%q)", c.Status, c.FailureReason, tt.wantStatus, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestUnknownCustomerIsPermanent(t *testing.T) {
+	handlers, _ := setup(t)
+	err := handlers[paymentevents.PaymentAuthorized](context.Background(), router.Message{
+		EventType: paymentevents.PaymentAuthorized, EventID: "x", Value: []byte(`{"customerId":"nobody","payment":{}}`)})
+	if !router.IsPermanent(err) {
+		t.Fatalf("error = %v, want a permanent one (dead-letter)", err)
+	}
+}

@@ -1,0 +1,95 @@
+package messaging_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sagaoutbox/platform/commonlib/inbox"
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/router"
+	customerevents "github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/customer/events/eventstest"
+	"github.com/sagaoutbox/platform/payment/internal/messaging"
+	"github.com/sagaoutbox/platform/payment/internal/mongostore"
+	"github.com/sagaoutbox/platform/payment/internal/payment"
+)
+
+func setup(t *testing.T) (map[string]router.Handler, *payment.Service) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close(ctx) })
+	db := client.Database(mongostore.Database)
+	store := mongostore.New(client, db)
+	if err := store.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := payment.NewService(store, 200, payment.Payee{Name: "SOME-COMPANY"}, mongotx.Now, uuid.NewString)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return messaging.New(svc, inbox.Open(db), client, log).Routes(), svc
+}
+
+func message(eventType, eventID string) router.Message {
+	return router.Message{EventType: eventType, EventID: eventID, Value: eventstest.Golden(eventType), Timestamp: time.Now()}
+}
+
+// TestCustomerEventsFromTheGoldenFiles feeds customer-service's golden Kafka
+// values to payment-service's handlers.
+func TestCustomerEventsFromTheGoldenFiles(t *testing.T) {
+	ctx := context.Background()
+	handlers, svc := setup(t)
+	pending := handlers[customerevents.CustomerPendingRegistration]
+	if err := pending(ctx, message(customerevents.CustomerPendingRegistration, "e1")); err != nil {
+		t.Fatalf("pending registration: %v", err)
+	}
+	ps, err := svc.ForCustomer(ctx, eventstest.CustomerID)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("payments = %v, %v; want one", ps, err)
+	}
+	p := ps[0]
+	if !p.Authorized() || p.Payer.Name != "John Doe" || p.Payer.CardNumber != "******7890" || p.Amount != 200 {
+		t.Errorf("payment = %+v, want authorized 2.00 for John Doe ******7890 (balance 100.00 decoded from the Decimal128 string)", p)
+	}
+
+	// The same event again, and another delivery of the same registration
+	// under a new event id: neither charges twice nor fails.
+	for _, id := range []string{"e1", "e2"} {
+		if err := pending(ctx, message(customerevents.CustomerPendingRegistration, id)); err != nil {
+			t.Fatalf("redelivery %s: %v", id, err)
+		}
+	}
+	if ps, _ := svc.ForCustomer(ctx, eventstest.CustomerID); len(ps) != 1 {
+		t.Fatalf("%d payments after redeliveries, want 1", len(ps))
+	}
+
+	deadLock := handlers[customerevents.CustomerRegistrationDeadLock]
+	if err := deadLock(ctx, message(customerevents.CustomerRegistrationDeadLock, "e3")); err != nil {
+		t.Fatalf("dead-lock: %v", err)
+	}
+	if ps, _ := svc.ForCustomer(ctx, eventstest.CustomerID); ps[0].Status != payment.StatusReverted {
+		t.Errorf("status after the dead-lock event = %s, want %s", ps[0].Status, payment.StatusReverted)
+	}
+}
+
+func TestUndecodableEventsArePermanent(t *testing.T) {
+	handlers, _ := setup(t)
+	for eventType, value := range map[string]string{
+		customerevents.CustomerPendingRegistration:  `{"customer":{"id":""}}`,
+		customerevents.CustomerRegistrationDeadLock: `[1,2]`,
+	} {
+		t.Run(eventType, func(t *testing.T) {
+			err := handlers[eventType](context.Background(), router.Message{EventType: eventType, EventID: "x", Value: []byte(value)})
+			if !router.IsPermanent(err) {
+				t.Fatalf("error = %v, want a permanent one (dead-letter)", err)
+			}
+		})
+	}
+}
