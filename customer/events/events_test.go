@@ -12,9 +12,9 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/commonlib/relay"
-	"github.com/sagaoutbox/platform/debezium"
 	"github.com/sagaoutbox/platform/customer/events"
 	"github.com/sagaoutbox/platform/customer/events/eventstest"
+	"github.com/sagaoutbox/platform/debezium"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the samples")
