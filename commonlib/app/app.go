@@ -124,11 +124,14 @@ func maskURI(uri string) string {
 		return "(embedded store)"
 	}
 	scheme, rest, _ := strings.Cut(uri, "://")
-	if creds, host, ok := strings.Cut(rest, "@"); ok {
-		user, _, _ := strings.Cut(creds, ":")
-		return scheme + "://" + user + ":***@" + host
+	// The credentials end at the last @ before the options, so a password
+	// holding an unescaped @ is masked whole.
+	at := strings.LastIndex(strings.SplitN(rest, "?", 2)[0], "@")
+	if at < 0 {
+		return uri
 	}
-	return uri
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":***" + rest[at:]
 }
 
 // Spec describes one service to Run.
@@ -356,27 +359,44 @@ func scheduleCleanups(s *jobs.Scheduler, cfg Config, in *inbox.Inbox, out *outbo
 		return err
 	}
 	return s.Cron("outbox-cleanup", cfg.OutboxCleanupCron, func(ctx context.Context) error {
-		before := time.Now().Add(-cfg.OutboxRetention)
+		var published *time.Time
 		if cfg.Relay == RelayEmbedded {
 			r := rel.Load()
 			if r == nil {
-				return nil
+				return nil // nothing published yet
 			}
-			published, err := r.PublishedThrough(ctx)
+			t, err := r.PublishedThrough(ctx)
 			if err != nil {
 				return err
 			}
-			// Margin for transactions that committed after later-created events.
-			if limit := published.Add(-time.Minute); limit.Before(before) {
-				before = limit
-			}
+			published = &t
 		}
+		before := purgeBefore(time.Now(), cfg.OutboxRetention, published)
 		n, err := out.Purge(ctx, before)
 		if err == nil && n > 0 {
 			log.Info("published outbox events purged", "deleted", n, "before", before)
 		}
 		return err
 	})
+}
+
+// commitMargin bounds how much earlier than its commit an event can be
+// created: MongoDB aborts transactions running longer than 60 s
+// (transactionLifetimeLimitSeconds), and lungo's are shorter still.
+const commitMargin = time.Minute
+
+// purgeBefore is the creation time before which outbox events may be
+// deleted: older than the retention and, when the relay's progress is known,
+// older than what it has published by a commit margin, because an event
+// created before a published one may commit (and be published) after it.
+func purgeBefore(now time.Time, retention time.Duration, published *time.Time) time.Time {
+	before := now.Add(-retention)
+	if published != nil {
+		if limit := published.Add(-commitMargin); limit.Before(before) {
+			before = limit
+		}
+	}
+	return before
 }
 
 func wait(ctx context.Context, wg *sync.WaitGroup, what string, log *slog.Logger) {
