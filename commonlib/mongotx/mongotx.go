@@ -11,6 +11,25 @@
 // This lets a consumer record the consumed event and call a store method that
 // opens its own transaction, and have both commit together.
 //
+// A real MongoDB must be a replica set (or a sharded cluster) of version 4.4
+// or later: transactions and change streams need one, and 4.4 is the first
+// to create a collection implicitly inside a transaction. Its URI must reach
+// the primary: either the replica-set form, which follows a failover,
+//
+//	mongodb://mongodb1:27017,mongodb2:27018/?replicaSet=local-mongodb-replica-set
+//
+// or a direct connection to the member that is primary, which does not:
+//
+//	mongodb://localhost:27017/?directConnection=true
+//
+// A bare mongodb://host:port to one member of a set discovers the whole set
+// under the names the members were configured with, which may not resolve
+// where the client runs. Transactions use the client's read and write
+// concerns: on MongoDB 5.0 and later the default write concern is majority
+// (unless the set has an arbiter); on older servers, or with an arbiter, add
+// w=majority to the URI so that a commit the caller was told about survives a
+// failover.
+//
 // It does not define collections, documents or indexes: stores do.
 package mongotx
 
@@ -27,11 +46,13 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/mongo/readpref"
+	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 )
 
 // Options selects and tunes the backend.
 type Options struct {
-	// URI of a MongoDB replica set. Empty selects the embedded engine.
+	// URI of a MongoDB replica set (see the package comment for the form
+	// it needs). Empty selects the embedded engine.
 	URI string
 	// Dir holds the embedded engine's file. Required when URI is empty.
 	Dir string
@@ -48,6 +69,9 @@ type Client struct {
 }
 
 // Open connects to MongoDB, or opens the embedded engine under opts.Dir.
+// Connecting does not wait for the server: a MongoDB that cannot be reached
+// shows in the first operation (or Ping), as an error IsUnavailable
+// recognises.
 func Open(ctx context.Context, opts Options) (*Client, error) {
 	if opts.URI != "" {
 		cl, err := lungo.Connect(ctx, options.Client().ApplyURI(opts.URI))
@@ -95,20 +119,51 @@ type txKey struct{}
 
 // Transact runs fn in a transaction and commits it when fn returns nil.
 // Every store operation inside fn must use the context fn receives. When ctx
-// already belongs to a transaction, fn joins it. On a real replica set,
-// transient transaction errors and unknown commit results are retried by the
-// driver, so fn may run more than once and must not have side effects
-// outside the store.
+// already belongs to a transaction, fn joins it.
+//
+// On a real replica set the driver's WithTransaction retries fn when it fails
+// with a transient transaction error (such as a write conflict with a
+// concurrent transaction) and retries a commit whose result is unknown, for
+// up to 120 seconds; so fn may run more than once and must not have side
+// effects outside the store. Transact stops those retries, returning fn's
+// error, once ctx is done or the store cannot be reached at all (server
+// selection failed): the driver would otherwise go on for the whole 120
+// seconds whatever ctx says, and in a tight loop once ctx has expired. The
+// embedded engine runs one write transaction at a time, so its transactions
+// never conflict and are not retried.
 func (c *Client) Transact(ctx context.Context, fn func(ctx context.Context) error) error {
 	if InTransaction(ctx) {
 		return fn(ctx)
 	}
-	return c.IClient.UseSession(ctx, func(sc lungo.ISessionContext) error {
+	var stopped error
+	err := c.IClient.UseSession(ctx, func(sc lungo.ISessionContext) error {
 		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (interface{}, error) {
-			return nil, fn(context.WithValue(tc, txKey{}, true))
+			err := fn(context.WithValue(tc, txKey{}, true))
+			if err != nil && (ctx.Err() != nil || serverSelectionFailed(err)) {
+				// Hand WithTransaction an error without the
+				// TransientTransactionError label, so it returns.
+				stopped = err
+				return nil, errStopRetrying
+			}
+			return nil, err
 		})
 		return err
 	})
+	if stopped != nil && errors.Is(err, errStopRetrying) {
+		return stopped
+	}
+	return err
+}
+
+// errStopRetrying ends the driver's retries in Transact; never returned.
+var errStopRetrying = errors.New("mongotx: stop retrying the transaction")
+
+// serverSelectionFailed reports whether err says no server could be chosen
+// to run an operation: none reachable, or none suitable (no primary) within
+// the server selection timeout.
+func serverSelectionFailed(err error) bool {
+	var sse topology.ServerSelectionError
+	return errors.As(err, &sse) || strings.Contains(err.Error(), "server selection error")
 }
 
 // InTransaction reports whether ctx belongs to a transaction opened by Transact.
@@ -132,11 +187,11 @@ func IsUnavailable(err error) bool {
 	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var sse mongo.ServerError
-	if errors.As(err, &sse) && sse.HasErrorLabel("TransientTransactionError") {
+	var se mongo.ServerError
+	if errors.As(err, &se) && se.HasErrorLabel("TransientTransactionError") {
 		return true
 	}
-	return strings.Contains(err.Error(), "server selection error")
+	return serverSelectionFailed(err)
 }
 
 // IsHistoryLost reports whether a change stream cannot resume because its

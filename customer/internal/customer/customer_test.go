@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/validation"
 	"github.com/sagaoutbox/platform/customer/events"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
@@ -22,34 +24,37 @@ import (
 type fixture struct {
 	svc    *customer.Service
 	client *mongotx.Client
+	db     lungo.IDatabase
 	dir    string
 	now    time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns a service on a store of backend b (mongotest.Open's
+// embedded engine when b is nil).
+func newFixture(t *testing.T, b *mongotest.Backend) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
+	var s *mongotest.Store
+	if b == nil {
+		s = mongotest.Open(t)
+	} else {
+		s = b.Open(t)
 	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
-	store := mongostore.New(client, client.Database(mongostore.Database))
+	store := mongostore.New(s.Client, s.DB)
 	if err := store.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{client: client, dir: dir, now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	f := &fixture{client: s.Client, db: s.DB, dir: s.Dir, now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 	n := 0
 	f.svc = customer.NewService(store, func() time.Time { return f.now }, func() string { n++; return fmt.Sprintf("c%d", n) })
 	return f
 }
 
-// outbox returns the types of the events in the outbox, oldest first.
+// outbox returns the events in the outbox, oldest first.
 func (f *fixture) outbox(t *testing.T) []bson.M {
 	t.Helper()
 	ctx := context.Background()
-	cur, err := f.client.Database(mongostore.Database).Collection(mongostore.OutboxCollection).Find(ctx, bson.M{})
+	cur, err := f.db.Collection(mongostore.OutboxCollection).Find(ctx, bson.M{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +103,7 @@ func TestRegisterValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, nil)
 			r := blueprint()
 			tt.change(&r)
 			c, err := f.svc.Register(context.Background(), r)
@@ -121,8 +126,9 @@ func TestRegisterValidates(t *testing.T) {
 	}
 }
 
+// TestRegisterStoresNoCardSecrets reads the embedded engine's file.
 func TestRegisterStoresNoCardSecrets(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, nil)
 	r := blueprint()
 	r.Card.Number, r.Card.CVV = "4929123456781234", "987"
 	c, err := f.svc.Register(context.Background(), r)
@@ -149,7 +155,13 @@ func TestRegisterStoresNoCardSecrets(t *testing.T) {
 	}
 }
 
-func TestSagaTransitions(t *testing.T) {
+// TestIntegrationSagaTransitions runs on every backend: the embedded engine
+// always, a real replica set when MONGODB_TEST_URI is set.
+func TestIntegrationSagaTransitions(t *testing.T) {
+	mongotest.Run(t, testSagaTransitions)
+}
+
+func testSagaTransitions(t *testing.T, b mongotest.Backend) {
 	ctx := context.Background()
 	tests := []struct {
 		name       string
@@ -190,7 +202,7 @@ func TestSagaTransitions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, &b)
 			c, err := f.svc.Register(ctx, blueprint())
 			if err != nil {
 				t.Fatal(err)
@@ -218,9 +230,12 @@ func TestSagaTransitions(t *testing.T) {
 	}
 }
 
-func TestGetUnknownCustomer(t *testing.T) {
-	f := newFixture(t)
-	if _, err := f.svc.Get(context.Background(), "nobody"); !errors.Is(err, customer.ErrNotFound) {
-		t.Fatalf("error = %v, want ErrNotFound", err)
-	}
+// TestIntegrationGetUnknownCustomer runs on every backend.
+func TestIntegrationGetUnknownCustomer(t *testing.T) {
+	mongotest.Run(t, func(t *testing.T, b mongotest.Backend) {
+		f := newFixture(t, &b)
+		if _, err := f.svc.Get(context.Background(), "nobody"); !errors.Is(err, customer.ErrNotFound) {
+			t.Fatalf("error = %v, want ErrNotFound", err)
+		}
+	})
 }

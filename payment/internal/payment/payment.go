@@ -135,6 +135,7 @@ func (s *Service) Authorize(ctx context.Context, r Registration) (Payment, error
 func (s *Service) Revert(ctx context.Context, customerID, reason string) (bool, error) {
 	reverted := false
 	err := s.store.UpdateForCustomer(ctx, customerID, func(p *Payment) ([]Event, error) {
+		reverted = false // fn may run again when a transaction is retried
 		if !p.Authorized() {
 			return nil, nil
 		}

@@ -7,29 +7,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/money"
-	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/payment/events"
 	"github.com/sagaoutbox/platform/payment/internal/mongostore"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
 
 type fixture struct {
-	svc    *payment.Service
-	client *mongotx.Client
+	svc *payment.Service
+	db  lungo.IDatabase
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns a service on a new store of backend b.
+func newFixture(t *testing.T, b mongotest.Backend) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
-	store := mongostore.New(client, client.Database(mongostore.Database))
+	s := b.Open(t)
+	store := mongostore.New(s.Client, s.DB)
 	if err := store.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -37,13 +35,13 @@ func newFixture(t *testing.T) *fixture {
 	payee := payment.Payee{Name: "SOME-COMPANY", BankAccount: "1234", BankName: "SOME-BANK"}
 	now := func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
 	svc := payment.NewService(store, 200, payee, now, func() string { n++; return fmt.Sprintf("p%d", n) })
-	return &fixture{svc: svc, client: client}
+	return &fixture{svc: svc, db: s.DB}
 }
 
 func (f *fixture) outboxTypes(t *testing.T) []string {
 	t.Helper()
 	ctx := context.Background()
-	cur, err := f.client.Database(mongostore.Database).Collection(mongostore.OutboxCollection).Find(ctx, bson.M{})
+	cur, err := f.db.Collection(mongostore.OutboxCollection).Find(ctx, bson.M{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +66,13 @@ func registration(balance money.Cents) payment.Registration {
 	return payment.Registration{CustomerID: "c1", Name: "John Doe", CardNumber: "******7890", Balance: balance}
 }
 
-func TestAuthorize(t *testing.T) {
+// TestIntegrationAuthorize runs on every backend: the embedded engine
+// always, a real replica set when MONGODB_TEST_URI is set.
+func TestIntegrationAuthorize(t *testing.T) {
+	mongotest.Run(t, testAuthorize)
+}
+
+func testAuthorize(t *testing.T, b mongotest.Backend) {
 	tests := []struct {
 		name       string
 		balance    money.Cents
@@ -83,7 +87,7 @@ func TestAuthorize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			f := newFixture(t)
+			f := newFixture(t, b)
 			p, err := f.svc.Authorize(ctx, registration(tt.balance))
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +109,12 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-func TestRevert(t *testing.T) {
+// TestIntegrationRevert runs on every backend.
+func TestIntegrationRevert(t *testing.T) {
+	mongotest.Run(t, testRevert)
+}
+
+func testRevert(t *testing.T, b mongotest.Backend) {
 	ctx := context.Background()
 	tests := []struct {
 		name         string
@@ -120,7 +129,7 @@ func TestRevert(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, b)
 			if tt.balance > 0 {
 				if _, err := f.svc.Authorize(ctx, registration(tt.balance)); err != nil {
 					t.Fatal(err)
