@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sagaoutbox/platform/commonlib/retry"
+
 	"github.com/256dpi/lungo"
 	"github.com/IBM/sarama"
 	"github.com/labstack/echo/v4"
@@ -258,7 +260,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 				return
 			}
 			log.Warn("ensure topics, retrying", "topics", topics, "err", err)
-			sleep(consumeCtx, 2*time.Second)
+			retry.Sleep(consumeCtx, 2*time.Second)
 		}
 		if cfg.Relay == RelayEmbedded {
 			r, err := relay.New(store, relay.Options{Config: relayConfig, Database: spec.Database, Producer: producer, Log: log.With("component", "relay")})
@@ -406,14 +408,5 @@ func wait(ctx context.Context, wg *sync.WaitGroup, what string, log *slog.Logger
 	case <-done:
 	case <-ctx.Done():
 		log.Error("shutdown deadline passed", "waiting_for", what)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

