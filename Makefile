@@ -10,9 +10,9 @@ BIN   := $(CURDIR)/bin
 MODULES := commonlib customer payment debezium devkafka relay e2e
 PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 BINARIES := ./customer/cmd/customer-service ./payment/cmd/payment-service \
-            ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect
+            ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect ./relay/cmd/outbox-relay
 
-.PHONY: all build run test test-short test-integration lint bench topics tail clean up down connector ps logs
+.PHONY: all build run relay test test-short test-integration lint bench topics tail clean up down connector ps logs
 
 all: build
 
@@ -24,6 +24,10 @@ build:
 ## run: build and start devkafka, customer-service and payment-service (Ctrl-C stops them)
 run: build
 	@scripts/run-embedded.sh
+
+## relay: run outbox-relay (Kafka Connect REST API on :8083); register with CONNECT_URL=http://localhost:8083 make connector
+relay: build
+	@$(BIN)/outbox-relay
 
 ## test: unit, integration (embedded) and end-to-end tests
 test:
@@ -43,6 +47,7 @@ test-integration:
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags outboxrelay_e2e ./relay/...
 
 ## bench: the benchmarks behind the README's performance figures
 bench:

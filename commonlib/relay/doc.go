@@ -24,6 +24,18 @@
 //     dedupe on the eventId header.
 //   - Updates of outbox documents are dropped with a warning, deletes
 //     silently (a retention job may delete published events).
+//   - Several replicas may run a Relay for the same connector and database:
+//     a lease in the collection "outbox-relay-lease" of that database lets
+//     exactly one of them relay. The holder renews it every LeaseTTL/3 and
+//     stops relaying as soon as a renewal fails or finds another holder;
+//     the others poll for it as often. A stopping holder releases it, so a
+//     standby takes over within LeaseTTL/3; a crashed one is replaced
+//     within LeaseTTL + LeaseTTL/3. The position is shared, so a successor
+//     resumes after the last checkpointed batch (duplicates of at most one
+//     batch). Expiry is judged with each replica's clock: keep clocks in
+//     sync to well within the TTL. A batch already handed to the producer
+//     when the lease is lost is still sent, so for a moment two replicas
+//     may publish the same events; consumers dedupe on eventId.
 //
 // Where it deliberately differs from Debezium:
 //

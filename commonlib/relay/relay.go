@@ -20,10 +20,11 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/retry"
 )
 
-// Collections the relay keeps in the database it follows. They are never
-// routed, whatever the predicate pattern says.
+// Collections the relay keeps in the database it follows. They (and
+// LeaseCollection) are never routed, whatever the predicate pattern says.
 const (
 	// PositionCollection holds one document per connector name: the resume
 	// token and the published-through mark.
@@ -47,6 +48,14 @@ const (
 // database changes but its outbox does not.
 const positionInterval = 5 * time.Second
 
+// checkpointInterval bounds how often the position is stored while outbox
+// events flow. Each store is a write to the followed database (on the
+// embedded engine, a rewrite of its whole file), so storing after every
+// batch would double the write load under traffic; a crash costs at most
+// this interval of duplicates, never a loss. Run stores the last
+// acknowledged position when it stops.
+const checkpointInterval = time.Second
+
 // storeTimeout bounds the position write that follows an acknowledged batch,
 // which is done even when Run's context is cancelled.
 const storeTimeout = 10 * time.Second
@@ -69,6 +78,14 @@ type Options struct {
 	// RetryBackoff is the first wait after a failure (default 100ms); it
 	// doubles up to MaxBackoff (default 30s).
 	RetryBackoff, MaxBackoff time.Duration
+	// Holder names this replica in the lease (default: host name, pid and
+	// a random part). Replicas must not share one.
+	Holder string
+	// LeaseTTL is how long the lease lasts without renewal (default 10s,
+	// at least 300ms). The holder renews it every LeaseTTL/3; standbys poll
+	// for it as often. A crashed holder is replaced within LeaseTTL +
+	// LeaseTTL/3; a stopped one hands over within LeaseTTL/3.
+	LeaseTTL time.Duration
 }
 
 // Stats counts what a Relay did since it was created.
@@ -91,6 +108,20 @@ type Stats struct {
 	// LastError is the last error the relay recovered from, and when.
 	LastError   string
 	LastErrorAt time.Time
+	// FailingSince is when the relay started failing without recovering
+	// in between (store or Kafka errors); zero while it works. A recovery
+	// is a lease read or acquisition, an opened change stream or a batch
+	// Kafka acknowledged.
+	FailingSince time.Time
+	// Leader reports whether this relay holds the lease and relays.
+	Leader bool
+	// Holder is the lease holder as last seen: Options.Holder while Leader,
+	// another replica's while waiting, empty when unknown or free.
+	Holder string
+	// Leaderships counts the times this relay acquired the lease.
+	Leaderships int64
+	// LeaseLost counts the times a renewal failed or found another holder.
+	LeaseLost int64
 }
 
 // Relay publishes one database's outbox collections to Kafka. Create it
@@ -102,6 +133,9 @@ type Relay struct {
 	log                           *slog.Logger
 	databases, includes, excludes []*regexp.Regexp
 	running                       atomic.Bool
+	lease                         *lease
+	validUntil                    atomic.Int64 // lease expiry as last renewed, unix nanoseconds
+	abandon                       atomic.Bool  // test hook: stop without releasing the lease, like a crash
 
 	mu    sync.Mutex
 	stats Stats
@@ -110,6 +144,9 @@ type Relay struct {
 	pos       position
 	fresh     bool // the next stream must start now and sweep
 	lastStore time.Time
+	// unstored is the token of the newest acknowledged batch whose position
+	// has not been stored yet (see checkpointInterval).
+	unstored bson.Raw
 }
 
 // New returns a relay for opts.Database of client. It checks the settings
@@ -153,18 +190,29 @@ func New(client *mongotx.Client, opts Options) (*Relay, error) {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.RetryBackoff)
+	if opts.Holder == "" {
+		opts.Holder = defaultHolder()
+	}
+	if opts.LeaseTTL == 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.LeaseTTL < minLeaseTTL {
+		return nil, fmt.Errorf("relay: lease TTL %v is shorter than %v", opts.LeaseTTL, minLeaseTTL)
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	db := client.Database(opts.Database)
 	return &Relay{
-		db:        client.Database(opts.Database),
+		db:        db,
 		cfg:       cfg,
 		opts:      opts,
 		log:       log.With("relay", cfg.Name, "database", opts.Database),
 		databases: databases,
 		includes:  includes,
 		excludes:  excludes,
+		lease:     newLease(db, cfg.Name, opts.Database, opts.Holder, opts.LeaseTTL),
 	}, nil
 }
 
@@ -186,7 +234,15 @@ func (r *Relay) noteError(err error) {
 	r.count(func(s *Stats) {
 		s.LastError = err.Error()
 		s.LastErrorAt = time.Now()
+		if s.FailingSince.IsZero() {
+			s.FailingSince = s.LastErrorAt
+		}
 	})
+}
+
+// noteHealthy marks a recovery: the store or Kafka answered.
+func (r *Relay) noteHealthy() {
+	r.count(func(s *Stats) { s.FailingSince = time.Time{} })
 }
 
 // PublishedThrough returns the newest createdAt among the events Kafka
@@ -205,15 +261,27 @@ func (r *Relay) PublishedThrough(ctx context.Context) (time.Time, error) {
 }
 
 // Run publishes until ctx is cancelled, then returns nil once the batch in
-// flight is acknowledged (and its position stored) or abandoned. Store and
-// Kafka failures are logged and retried with backoff; Run does not return
-// them. Only one Run may be active per Relay.
+// flight is acknowledged (and its position stored) or abandoned, and the
+// lease released. Store and Kafka failures are logged and retried with
+// backoff; Run does not return them. Only one Run may be active per Relay.
+//
+// Run relays only while it holds the lease of (connector name, database):
+// of several replicas following one database, one relays and the others
+// wait, polling for the lease every LeaseTTL/3. The holder renews it as
+// often and stops relaying as soon as a renewal fails or finds another
+// holder, then waits again. All replicas share the stored position, so a
+// successor resumes where the last acknowledged batch ended: a takeover
+// costs at most the duplicates of one batch that was acknowledged but not
+// yet checkpointed. A batch already handed to the producer when the lease
+// is lost is still sent; consumers dedupe on eventId.
 func (r *Relay) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("relay: already running")
 	}
 	defer r.running.Store(false)
 	r.log.Info("relay: starting",
+		"holder", r.opts.Holder,
+		"lease_ttl", r.opts.LeaseTTL,
 		"topic_prefix", r.cfg.TopicPrefix,
 		"collection_pattern", patternString(r.cfg.CollectionPattern),
 		"excluded", r.cfg.ExcludedCollections,
@@ -223,12 +291,28 @@ func (r *Relay) Run(ctx context.Context) error {
 		"payload", r.cfg.PayloadField,
 		"placements", r.cfg.Placements,
 		"batch_size", r.opts.BatchSize)
+	for {
+		if !r.awaitLease(ctx) {
+			r.log.Info("relay: stopped")
+			return nil
+		}
+		r.lead(ctx)
+		if ctx.Err() != nil {
+			r.stepDown(ctx)
+			r.log.Info("relay: stopped")
+			return nil
+		}
+	}
+}
+
+// relayLoop follows the change stream, restarting it with backoff, until
+// ctx ends.
+func (r *Relay) relayLoop(ctx context.Context) {
 	backoff := r.opts.RetryBackoff
 	for {
 		progressed, err := r.follow(ctx)
 		if ctx.Err() != nil {
-			r.log.Info("relay: stopped")
-			return nil
+			return
 		}
 		if err == nil {
 			err = errors.New("relay: change stream ended")
@@ -239,9 +323,8 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.noteError(err)
 		r.count(func(s *Stats) { s.StreamRestarts++ })
 		r.log.Warn("relay: change stream failed, restarting from the stored position", "err", err, "backoff", backoff)
-		if !sleep(ctx, backoff) {
-			r.log.Info("relay: stopped")
-			return nil
+		if !retry.Sleep(ctx, backoff) {
+			return
 		}
 		backoff = min(2*backoff, r.opts.MaxBackoff)
 	}
@@ -277,6 +360,7 @@ func pipeline() bson.A {
 // follow runs one change stream until it fails. It reports whether any
 // batch was handled, so Run can reset its backoff.
 func (r *Relay) follow(ctx context.Context) (bool, error) {
+	defer r.storeUnstored(ctx)
 	pos, err := r.loadPosition(ctx)
 	if err != nil {
 		return false, err
@@ -314,6 +398,7 @@ func (r *Relay) follow(ctx context.Context) (bool, error) {
 	} else {
 		defer closeStream(stream)
 	}
+	r.noteHealthy()
 
 	progressed := false
 	for {
@@ -369,7 +454,7 @@ func (r *Relay) historyLost(err error) {
 // routed reports whether the outbox transform applies to coll of the
 // followed database.
 func (r *Relay) routed(coll string) bool {
-	if coll == PositionCollection || coll == ParkedCollection || strings.HasPrefix(coll, "system.") {
+	if coll == PositionCollection || coll == ParkedCollection || coll == LeaseCollection || strings.HasPrefix(coll, "system.") {
 		return false
 	}
 	full := r.opts.Database + "." + coll
@@ -430,7 +515,7 @@ func (r *Relay) handleBatch(ctx context.Context, events []changeEvent, token bso
 			invalidated = true
 			break
 		}
-		if ev.NS.DB != r.opts.Database || ev.NS.Coll == PositionCollection || ev.NS.Coll == ParkedCollection {
+		if ev.NS.DB != r.opts.Database || ev.NS.Coll == PositionCollection || ev.NS.Coll == ParkedCollection || ev.NS.Coll == LeaseCollection {
 			continue
 		}
 		foreign = true
@@ -453,8 +538,9 @@ func (r *Relay) handleBatch(ctx context.Context, events []changeEvent, token bso
 		}
 		// Deletes (retention) are dropped silently.
 	}
-	store := !invalidated && token != nil &&
-		(routedSeen || r.pos.ResumeToken == nil || foreign && time.Since(r.lastStore) >= positionInterval)
+	since := time.Since(r.lastStore)
+	store := !invalidated && token != nil && (r.pos.ResumeToken == nil ||
+		routedSeen && since >= checkpointInterval || foreign && since >= positionInterval)
 	if !store && len(b.msgs) == 0 && len(b.parks) == 0 {
 		return invalidated, nil
 	}
@@ -462,6 +548,9 @@ func (r *Relay) handleBatch(ctx context.Context, events []changeEvent, token bso
 		return invalidated, err
 	}
 	if !store {
+		if routedSeen && !invalidated && token != nil {
+			r.unstored = token
+		}
 		return invalidated, nil
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
@@ -479,6 +568,7 @@ func (r *Relay) publish(ctx context.Context, b batch) error {
 			return err
 		}
 		r.count(func(s *Stats) { s.Published += int64(len(b.msgs)) })
+		r.noteHealthy()
 	}
 	// Acknowledged: finish the step even if ctx is cancelled now.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
@@ -503,6 +593,9 @@ func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if !r.leaseValid() {
+			return errLeaseExpired
+		}
 		err := r.opts.Producer.SendMessages(copyMessages(msgs))
 		if err == nil {
 			return nil
@@ -511,7 +604,7 @@ func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error 
 		r.count(func(s *Stats) { s.KafkaRetries++ })
 		r.log.Warn("relay: kafka did not acknowledge the batch; retrying the same batch",
 			"records", len(msgs), "attempt", attempt, "backoff", backoff, "err", err)
-		if !sleep(ctx, backoff) {
+		if !retry.Sleep(ctx, backoff) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, r.opts.MaxBackoff)
@@ -689,17 +782,19 @@ func (r *Relay) storePosition(ctx context.Context, token bson.Raw) error {
 	}
 	r.pos.ResumeToken = token
 	r.lastStore = time.Now()
+	r.unstored = nil
 	return nil
 }
 
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
+// storeUnstored stores the position of acknowledged batches that
+// checkpointInterval held back; called when following stops.
+func (r *Relay) storeUnstored(ctx context.Context) {
+	if r.unstored == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := r.storePosition(sctx, r.unstored); err != nil {
+		r.log.Warn("relay: could not store the last position; the next start republishes since the previous one", "err", err)
 	}
 }

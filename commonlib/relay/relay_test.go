@@ -335,6 +335,13 @@ func headerMap(m *sarama.ConsumerMessage) (keys []string, values map[string]stri
 // were duplicates.
 func checkRecords(t *testing.T, records []*sarama.ConsumerMessage, events []outbox.Event) (duplicates int) {
 	t.Helper()
+	return checkRecordsOn(t, records, events, testTopic, partitions)
+}
+
+// checkRecordsOn is checkRecords for events routed to topic, which has
+// parts partitions.
+func checkRecordsOn(t *testing.T, records []*sarama.ConsumerMessage, events []outbox.Event, topic string, parts int32) (duplicates int) {
+	t.Helper()
 	byID := map[string]outbox.Event{}
 	for _, e := range events {
 		byID[e.ID] = e
@@ -356,8 +363,8 @@ func checkRecords(t *testing.T, records []*sarama.ConsumerMessage, events []outb
 			duplicates++
 			continue
 		}
-		if m.Topic != testTopic {
-			t.Errorf("event %s: topic = %q, want %q", e.ID, m.Topic, testTopic)
+		if m.Topic != topic {
+			t.Errorf("event %s: topic = %q, want %q", e.ID, m.Topic, topic)
 		}
 		if got := string(m.Key); got != e.AggregateID {
 			t.Errorf("event %s: key = %q, want %q", e.ID, got, e.AggregateID)
@@ -368,7 +375,7 @@ func checkRecords(t *testing.T, records []*sarama.ConsumerMessage, events []outb
 		if got, want := string(m.Value), wantValue(e); got != want {
 			t.Errorf("event %s: value = %s, want %s", e.ID, got, want)
 		}
-		if want := javaPartition([]byte(e.AggregateID), partitions); m.Partition != want {
+		if want := javaPartition([]byte(e.AggregateID), parts); m.Partition != want {
 			t.Errorf("event %s: partition = %d, want %d (Java's murmur2)", e.ID, m.Partition, want)
 		}
 		seq := e.Payload.(bson.D)[1].Value.(int32)
@@ -388,7 +395,11 @@ func checkRecords(t *testing.T, records []*sarama.ConsumerMessage, events []outb
 // readBack orders records by partition and offset, which is per-aggregate
 // publication order.
 func readBack(t *testing.T, addrs []string) []*sarama.ConsumerMessage {
-	records := readTopic(t, addrs, testTopic)
+	return readBackTopic(t, addrs, testTopic)
+}
+
+func readBackTopic(t *testing.T, addrs []string, topic string) []*sarama.ConsumerMessage {
+	records := readTopic(t, addrs, topic)
 	slices.SortFunc(records, func(a, b *sarama.ConsumerMessage) int {
 		if a.Partition != b.Partition {
 			return int(a.Partition - b.Partition)
@@ -879,6 +890,7 @@ func TestNewRefuses(t *testing.T) {
 		{"no database", Options{Config: cfg, Producer: producer}, "no database"},
 		{"no producer", Options{Config: cfg, Database: testDB}, "no producer"},
 		{"unexpanded payload", Options{Config: func() Config { c := cfg; c.ExpandJSONPayload = false; return c }(), Database: testDB, Producer: producer}, "expand.json.payload"},
+		{"lease too short", Options{Config: cfg, Database: testDB, Producer: producer, LeaseTTL: 10 * time.Millisecond}, "lease TTL"},
 		{"envelope placement", Options{Config: func() Config {
 			c := cfg
 			c.Placements = []Placement{{Field: "type", Location: "envelope", Alias: "type"}}

@@ -1,0 +1,411 @@
+package main
+
+// End-to-end: the outbox-relay and devkafka binaries as separate processes,
+// configured by the real scripts/register-connector.sh. Skipped with -short.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// repoRoot is the workspace root, from this package's directory.
+const repoRoot = "../../.."
+
+const connectorName = "eventual-consistency-poc-connector"
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds outbox-relay (with the test-only seeding route) and
+// devkafka once per test binary.
+func binaries(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("end-to-end test needs %s (scripts/register-connector.sh uses it): %v", tool, err)
+		}
+	}
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "outbox-relay-e2e-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-tags", "outboxrelay_e2e", "-o", binDir+"/",
+			"./relay/cmd/outbox-relay", "./devkafka/cmd/devkafka")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a running binary.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+// childEnv is the environment without the variables the binaries read, so
+// a developer's shell does not leak into the test.
+func childEnv(extra ...string) []string {
+	owned := []string{"MONGODB_URI=", "KAFKA_BROKERS=", "CONNECT_ADDR=", "CONNECTOR_FILE=", "RELAY_DATABASE=",
+		"LEASE_TTL=", "FAIL_AFTER=", "LOG_LEVEL=", "DATA_DIR=", "DEVKAFKA_", "CONNECT_URL=", "TIMEOUT="}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !slices.ContainsFunc(owned, func(p string) bool { return strings.HasPrefix(kv, p) }) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+func start(t *testing.T, bin, name string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, name))
+	cmd.Env = childEnv(env...)
+	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("----- %s output -----\n%s", name, p.out)
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for the exit (SIGKILL after 20 s).
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("%s exited %d after SIGTERM, want 0", p.name, code)
+		}
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("%s did not stop within 20s of SIGTERM", p.name)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s: %v", timeout, what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func httpDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// script runs scripts/register-connector.sh and returns its exit status
+// and combined output.
+func script(t *testing.T, connectURL, connectorFile string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "scripts", "register-connector.sh"))
+	cmd.Env = childEnv("CONNECT_URL="+connectURL, "CONNECTOR_FILE="+connectorFile, "TIMEOUT=30")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("register-connector.sh did not finish:\n%s", out)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// readTopic returns the records of topic up to its high-water marks.
+func readTopic(t *testing.T, brokers, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	client, err := sarama.NewClient([]string{brokers}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	ps, err := client.Partitions(topic)
+	if err != nil {
+		return nil // not created yet
+	}
+	var out []*sarama.ConsumerMessage
+	for _, p := range ps {
+		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hwm == 0 {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range pc.Messages() {
+			out = append(out, m)
+			if m.Offset >= hwm-1 {
+				break
+			}
+		}
+		_ = pc.Close()
+	}
+	return out
+}
+
+// TestOutboxRelayBinary: devkafka and outbox-relay as processes;
+// scripts/register-connector.sh registers debezium/connector.json and
+// sees the connector RUNNING; an outbox insert reaches Kafka as Debezium
+// would publish it; a refused setting makes the script fail with
+// Connect's error text; a restarted outbox-relay keeps the registration
+// and resumes without publishing anything twice.
+func TestOutboxRelayBinary(t *testing.T) {
+	bin := binaries(t)
+	kafkaAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	connectURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	kafkaData, relayData := t.TempDir(), t.TempDir()
+
+	devkafka := start(t, bin, "devkafka", "DATA_DIR="+kafkaData, "DEVKAFKA_ADDR="+kafkaAddr)
+	eventually(t, 20*time.Second, "devkafka listens", func() error {
+		if !strings.Contains(devkafka.out.String(), "devkafka listening") {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	relayEnv := []string{
+		"DATA_DIR=" + relayData,
+		"KAFKA_BROKERS=" + kafkaAddr,
+		"CONNECT_ADDR=" + strings.TrimPrefix(connectURL, "http://"),
+		"LEASE_TTL=1s",
+		"LOG_LEVEL=debug",
+	}
+	relay := start(t, bin, "outbox-relay", relayEnv...)
+
+	began := time.Now()
+	code, out := script(t, connectURL, filepath.Join(repoRoot, "debezium", "connector.json"))
+	t.Logf("register-connector.sh took %v:\n%s", time.Since(began).Round(time.Millisecond), out)
+	if code != 0 || !strings.Contains(out, "connector "+connectorName+" is RUNNING with 2 task(s)") {
+		t.Fatalf("register-connector.sh exited %d, want 0 and RUNNING:\n%s", code, out)
+	}
+
+	seed := func(aggregateID string, seq int) string {
+		t.Helper()
+		body := fmt.Sprintf(`{"aggregateType":"customer","aggregateId":%q,"type":"CustomerUpdated","payload":{"customerId":%q,"seq":%d}}`, aggregateID, aggregateID, seq)
+		status, resp := httpDo(t, "POST", connectURL+"/_test/outbox/customers-db/customer-events", body)
+		if status != http.StatusCreated {
+			t.Fatalf("seed: %d %s", status, resp)
+		}
+		var r struct{ ID string }
+		_ = json.Unmarshal([]byte(resp), &r)
+		return r.ID
+	}
+	first := seed("c-1", 1)
+	var records []*sarama.ConsumerMessage
+	eventually(t, 10*time.Second, "the record on outbox.event.customer", func() error {
+		records = readTopic(t, kafkaAddr, "outbox.event.customer")
+		if len(records) < 1 {
+			return fmt.Errorf("%d records", len(records))
+		}
+		return nil
+	})
+	m := records[0]
+	var headers []string
+	for _, h := range m.Headers {
+		headers = append(headers, string(h.Key)+"="+string(h.Value))
+	}
+	wantHeaders := []string{"id=" + first, "eventType=CustomerUpdated", "eventId=" + first}
+	if string(m.Key) != "c-1" || string(m.Value) != `{"customerId":"c-1","seq":1}` || !slices.Equal(headers, wantHeaders) {
+		t.Errorf("record = key %q value %s headers %q; want key c-1, value {\"customerId\":\"c-1\",\"seq\":1}, headers %q",
+			m.Key, m.Value, headers, wantHeaders)
+	}
+
+	t.Run("refused setting", func(t *testing.T) {
+		var reg map[string]any
+		data, err := os.ReadFile(filepath.Join(repoRoot, "debezium", "connector.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &reg); err != nil {
+			t.Fatal(err)
+		}
+		reg["config"].(map[string]any)["key.converter"] = "org.apache.kafka.connect.json.JsonConverter"
+		file := filepath.Join(t.TempDir(), "refused.json")
+		data, _ = json.Marshal(reg)
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out := script(t, connectURL, file)
+		want := "Kafka Connect rejected the connector (HTTP 400): Connector configuration is invalid and contains the following 1 error(s):"
+		if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "key.converter") {
+			t.Errorf("register-connector.sh exited %d, want 1 with %q naming key.converter:\n%s", code, want, out)
+		}
+		// The refused update left the running configuration alone.
+		_, cfg := httpDo(t, "GET", connectURL+"/connectors/"+connectorName+"/config", "")
+		if !strings.Contains(cfg, `"key.converter":"org.apache.kafka.connect.storage.StringConverter"`) {
+			t.Errorf("config after a refused update = %s", cfg)
+		}
+	})
+
+	parent := t
+	t.Run("restart keeps the registration", func(t *testing.T) {
+		relay.stop(t)
+		relay = start(parent, bin, "outbox-relay", relayEnv...) // runs on after this subtest
+		eventually(t, 20*time.Second, "the restarted relay answers", func() error {
+			_, err := http.Get(connectURL + "/")
+			return err
+		})
+		status, body := httpDo(t, "GET", connectURL+"/connectors", "")
+		if status != 200 || strings.TrimSpace(body) != `["`+connectorName+`"]` {
+			t.Errorf("GET /connectors after restart = %d %s, want [%q]", status, body, connectorName)
+		}
+		eventually(t, 20*time.Second, "the connector RUNNING again", func() error {
+			_, body := httpDo(t, "GET", connectURL+"/connectors/"+connectorName+"/status", "")
+			if strings.Count(body, `"RUNNING"`) != 3 {
+				return fmt.Errorf("status %s", body)
+			}
+			return nil
+		})
+		seed("c-2", 1)
+		eventually(t, 10*time.Second, "the event after the restart", func() error {
+			records = readTopic(t, kafkaAddr, "outbox.event.customer")
+			if len(records) < 2 {
+				return fmt.Errorf("%d records", len(records))
+			}
+			return nil
+		})
+		time.Sleep(300 * time.Millisecond)
+		if records = readTopic(t, kafkaAddr, "outbox.event.customer"); len(records) != 2 {
+			t.Errorf("records after the restart = %d, want 2 (resumed, nothing published twice)", len(records))
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		if status, body := httpDo(t, "DELETE", connectURL+"/connectors/"+connectorName, ""); status != http.StatusNoContent {
+			t.Errorf("DELETE = %d %s, want 204", status, body)
+		}
+		if status, body := httpDo(t, "GET", connectURL+"/connectors/"+connectorName+"/status", ""); status != 404 || !strings.Contains(body, `"error_code":404`) {
+			t.Errorf("status after delete = %d %s, want 404", status, body)
+		}
+	})
+}
+
+// TestOutboxRelayBadConfig: a bad environment stops the binary at once
+// with exit status 2, naming every bad variable.
+func TestOutboxRelayBadConfig(t *testing.T) {
+	bin := binaries(t)
+	cmd := exec.Command(filepath.Join(bin, "outbox-relay"))
+	cmd.Env = childEnv("LEASE_TTL=1ms", "CONNECT_ADDR=8083", "CONNECTOR_FILE=/nonexistent.json", "DATA_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit = %v, want status 2\n%s", err, out)
+	}
+	for _, v := range []string{"bad configuration", "LEASE_TTL", "CONNECT_ADDR", "CONNECTOR_FILE"} {
+		if !strings.Contains(string(out), v) {
+			t.Errorf("output does not name %s:\n%s", v, out)
+		}
+	}
+}

@@ -1,0 +1,377 @@
+package connectapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/debezium"
+	"github.com/sagaoutbox/platform/relay/internal/autotopic"
+	"github.com/sagaoutbox/platform/relay/internal/configstore"
+	"github.com/sagaoutbox/platform/relay/internal/connectapi"
+	"github.com/sagaoutbox/platform/relay/internal/worker"
+)
+
+const (
+	workerID = "relay-host:8083-test"
+	name     = "eventual-consistency-poc-connector"
+)
+
+// server runs the API over a real worker: the embedded store and an
+// in-process kfake broker.
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close(ctx) })
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	p, err := kafkaclient.NewSyncProducer(cluster.ListenAddrs(), "connectapi-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+
+	w, err := worker.New(worker.Options{
+		ID:       workerID,
+		Store:    configstore.New(client.Database("outbox-relay")),
+		Client:   client,
+		LeaseTTL: time.Second,
+		Log:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetProducer(autotopic.New(p, func(ctx context.Context, topics []string) error {
+		return kafkaclient.EnsureTopics(ctx, cluster.ListenAddrs(), topics)
+	}))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	e := connectapi.New(w, connectapi.Options{
+		Info:   connectapi.ServerInfo{Version: "outbox-relay test", Commit: "abc"},
+		Health: client.Ping,
+		Log:    slog.New(slog.DiscardHandler),
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// shippedConfig is debezium/connector.json's config map, as the
+// registration script PUTs it (no "name" key).
+func shippedConfig(t *testing.T) map[string]any {
+	t.Helper()
+	var reg struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(debezium.Connector, &reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg.Config
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = strings.NewReader(string(data))
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(data)}
+}
+
+// connectError is Connect's error body.
+type connectError struct {
+	ErrorCode int    `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+func wantError(t *testing.T, r response, status int, contains ...string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
+	}
+	var keys map[string]any
+	r.json(t, &keys)
+	if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, []string{"error_code", "message"}) {
+		t.Errorf("error body keys = %q, want Connect's error_code and message", got)
+	}
+	var e connectError
+	r.json(t, &e)
+	if e.ErrorCode != status {
+		t.Errorf("error_code = %d, want %d", e.ErrorCode, status)
+	}
+	for _, want := range contains {
+		if !strings.Contains(e.Message, want) {
+			t.Errorf("message %q does not contain %q", e.Message, want)
+		}
+	}
+}
+
+// TestRegistrationLifecycle walks the calls scripts/register-connector.sh
+// makes, then the rest of a connector's life: create, update, read,
+// status, restart, delete.
+func TestRegistrationLifecycle(t *testing.T) {
+	srv := server(t)
+	config := shippedConfig(t)
+
+	t.Run("version", func(t *testing.T) {
+		r := call(t, srv, "GET", "/", nil)
+		var got map[string]string
+		r.json(t, &got)
+		want := map[string]string{"version": "outbox-relay test", "commit": "abc", "kafka_cluster_id": ""}
+		if r.status != 200 || !reflect.DeepEqual(got, want) {
+			t.Errorf("GET / = %d %v, want 200 %v", r.status, got, want)
+		}
+	})
+	t.Run("health", func(t *testing.T) {
+		r := call(t, srv, "GET", "/health", nil)
+		if r.status != 200 || !strings.Contains(r.body, `"status":"healthy"`) {
+			t.Errorf("GET /health = %d %s", r.status, r.body)
+		}
+	})
+	t.Run("no connectors yet", func(t *testing.T) {
+		r := call(t, srv, "GET", "/connectors", nil)
+		if r.status != 200 || strings.TrimSpace(r.body) != "[]" {
+			t.Errorf("GET /connectors = %d %s, want 200 []", r.status, r.body)
+		}
+	})
+	t.Run("create", func(t *testing.T) {
+		r := call(t, srv, "PUT", "/connectors/"+name+"/config", config)
+		if r.status != http.StatusCreated {
+			t.Fatalf("PUT = %d %s, want 201", r.status, r.body)
+		}
+		if loc := r.header.Get("Location"); loc != "/connectors/"+name {
+			t.Errorf("Location = %q, want /connectors/%s", loc, name)
+		}
+		var info struct {
+			Name   string            `json:"name"`
+			Config map[string]string `json:"config"`
+			Tasks  []struct {
+				Connector string `json:"connector"`
+				Task      int    `json:"task"`
+			} `json:"tasks"`
+			Type string `json:"type"`
+		}
+		r.json(t, &info)
+		if info.Name != name || info.Type != "source" || info.Config["name"] != name || info.Config["topic.prefix"] != "mongodb" {
+			t.Errorf("created = %+v, want the name, type source and the config with name added", info)
+		}
+		if len(info.Tasks) != 2 || info.Tasks[1].Connector != name || info.Tasks[1].Task != 1 {
+			t.Errorf("tasks = %+v, want one per database", info.Tasks)
+		}
+	})
+	t.Run("update", func(t *testing.T) {
+		config["name"] = name // an explicit matching name is accepted
+		r := call(t, srv, "PUT", "/connectors/"+name+"/config", config)
+		if r.status != http.StatusOK {
+			t.Fatalf("PUT again = %d %s, want 200", r.status, r.body)
+		}
+	})
+	t.Run("list", func(t *testing.T) {
+		r := call(t, srv, "GET", "/connectors", nil)
+		var names []string
+		r.json(t, &names)
+		if r.status != 200 || !slices.Equal(names, []string{name}) {
+			t.Errorf("GET /connectors = %d %v, want [%s]", r.status, names, name)
+		}
+	})
+	t.Run("config", func(t *testing.T) {
+		r := call(t, srv, "GET", "/connectors/"+name+"/config", nil)
+		var got map[string]string
+		r.json(t, &got)
+		if r.status != 200 || got["connector.class"] != "io.debezium.connector.mongodb.MongoDbConnector" || got["tasks.max"] != "1" || got["name"] != name {
+			t.Errorf("GET config = %d %v", r.status, got)
+		}
+	})
+	t.Run("info", func(t *testing.T) {
+		r := call(t, srv, "GET", "/connectors/"+name, nil)
+		var keys map[string]any
+		r.json(t, &keys)
+		if got := slices.Sorted(maps.Keys(keys)); r.status != 200 || !slices.Equal(got, []string{"config", "name", "tasks", "type"}) {
+			t.Errorf("GET connector = %d, keys %q; want 200 and name, config, tasks, type", r.status, got)
+		}
+	})
+	t.Run("status", func(t *testing.T) {
+		var r response
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r = call(t, srv, "GET", "/connectors/"+name+"/status", nil)
+			if strings.Count(r.body, `"RUNNING"`) == 3 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		want := `{"name":"` + name + `","connector":{"state":"RUNNING","worker_id":"` + workerID + `"},` +
+			`"tasks":[{"id":0,"state":"RUNNING","worker_id":"` + workerID + `"},{"id":1,"state":"RUNNING","worker_id":"` + workerID + `"}],"type":"source"}`
+		if r.status != 200 || strings.TrimSpace(r.body) != want {
+			t.Errorf("GET status = %d\n got %s\nwant %s", r.status, r.body, want)
+		}
+	})
+	t.Run("expand", func(t *testing.T) {
+		r := call(t, srv, "GET", "/connectors?expand=status&expand=info", nil)
+		var got map[string]map[string]json.RawMessage
+		r.json(t, &got)
+		if r.status != 200 || got[name]["status"] == nil || got[name]["info"] == nil {
+			t.Errorf("GET /connectors?expand = %d %s", r.status, r.body)
+		}
+	})
+	t.Run("restart", func(t *testing.T) {
+		if r := call(t, srv, "POST", "/connectors/"+name+"/restart", nil); r.status != http.StatusNoContent {
+			t.Errorf("plain restart = %d %s, want 204", r.status, r.body)
+		}
+		r := call(t, srv, "POST", "/connectors/"+name+"/restart?includeTasks=true&onlyFailed=true", nil)
+		var st struct {
+			Tasks []struct{ State string } `json:"tasks"`
+		}
+		r.json(t, &st)
+		if r.status != http.StatusAccepted || len(st.Tasks) != 2 {
+			t.Errorf("restart of failed tasks = %d %s, want 202 with the status", r.status, r.body)
+		}
+		wantError(t, call(t, srv, "POST", "/connectors/"+name+"/restart?includeTasks=maybe", nil), 400, "includeTasks")
+	})
+	t.Run("delete", func(t *testing.T) {
+		if r := call(t, srv, "DELETE", "/connectors/"+name, nil); r.status != http.StatusNoContent {
+			t.Fatalf("DELETE = %d %s, want 204", r.status, r.body)
+		}
+		for _, path := range []string{"", "/config", "/status"} {
+			wantError(t, call(t, srv, "GET", "/connectors/"+name+path, nil), 404, "Connector "+name+" not found")
+		}
+		wantError(t, call(t, srv, "DELETE", "/connectors/"+name, nil), 404, "Connector "+name+" not found")
+		wantError(t, call(t, srv, "POST", "/connectors/"+name+"/restart", nil), 404, "not found")
+	})
+}
+
+// TestPutRefuses: a configuration the relay cannot honour is a 400 whose
+// message names the setting, in Connect's words; nothing is stored.
+func TestPutRefuses(t *testing.T) {
+	srv := server(t)
+	tests := []struct {
+		name string
+		body any
+		path string
+		want []string
+	}{
+		{"json keys", map[string]any{"key.converter": "org.apache.kafka.connect.json.JsonConverter"}, "",
+			[]string{"Connector configuration is invalid and contains the following 1 error(s):\n", "key.converter", "org.apache.kafka.connect.json.JsonConverter"}},
+		{"two refusals", map[string]any{"value.converter.schemas.enable": "true", "errors.tolerance": "all"}, "",
+			[]string{"the following 2 error(s)", "value.converter.schemas.enable", "errors.tolerance"}},
+		{"database pattern", map[string]any{"database.include.list": "customers-.*"}, "",
+			[]string{"database.include.list", "literal database names"}},
+		{"name differs", map[string]any{"name": "other"}, "",
+			[]string{"Connector name configuration (other) doesn't match connector name in the URL (" + name + ")"}},
+		{"not an object", "[1,2]", "", []string{"JSON object"}},
+		{"not json", "{", "", []string{"JSON object"}},
+		{"object value", map[string]any{"tasks.max": map[string]any{"n": 1}}, "", []string{"tasks.max"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.body
+			if edit, ok := body.(map[string]any); ok {
+				config := shippedConfig(t)
+				maps.Copy(config, edit)
+				body = config
+			}
+			wantError(t, call(t, srv, "PUT", "/connectors/"+name+"/config", body), 400, tt.want...)
+		})
+	}
+	if r := call(t, srv, "GET", "/connectors", nil); strings.TrimSpace(r.body) != "[]" {
+		t.Errorf("GET /connectors after refusals = %s, want []", r.body)
+	}
+	t.Run("unknown path", func(t *testing.T) {
+		wantError(t, call(t, srv, "GET", "/connector-plugins", nil), 404, "HTTP 404 Not Found")
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		wantError(t, call(t, srv, "POST", "/connectors/"+name+"/config", "{}"), 405, "HTTP 405 Method Not Allowed")
+	})
+}
+
+// brokenStore fails every call, like an unreachable MongoDB.
+type brokenStore struct{}
+
+var errDown = errors.New("server selection error: mongodb unreachable")
+
+func (brokenStore) Put(context.Context, string, map[string]string) (worker.Connector, bool, error) {
+	return worker.Connector{}, false, errDown
+}
+func (brokenStore) Get(context.Context, string) (worker.Connector, error) {
+	return worker.Connector{}, errDown
+}
+func (brokenStore) List(context.Context) ([]worker.Connector, error)     { return nil, errDown }
+func (brokenStore) Delete(context.Context, string) error                 { return errDown }
+func (brokenStore) Restart(context.Context, string, bool) ([]int, error) { return nil, errDown }
+func (brokenStore) Status(context.Context, string) (worker.Status, error) {
+	return worker.Status{}, errDown
+}
+
+// TestStoreDown: store failures are 500s with Connect's body, and the
+// health endpoint says unhealthy.
+func TestStoreDown(t *testing.T) {
+	e := connectapi.New(brokenStore{}, connectapi.Options{
+		Health: func(context.Context) error { return errDown },
+		Log:    slog.New(slog.DiscardHandler),
+	})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	wantError(t, call(t, srv, "GET", "/connectors", nil), 500, "mongodb unreachable")
+	wantError(t, call(t, srv, "PUT", "/connectors/x/config", map[string]string{}), 500, "mongodb unreachable")
+	r := call(t, srv, "GET", "/health", nil)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, `"status":"unhealthy"`) {
+		t.Errorf("GET /health = %d %s, want 503 unhealthy", r.status, r.body)
+	}
+}
