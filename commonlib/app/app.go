@@ -24,8 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sagaoutbox/platform/commonlib/retry"
-
 	"github.com/256dpi/lungo"
 	"github.com/IBM/sarama"
 	"github.com/labstack/echo/v4"
@@ -38,6 +36,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/commonlib/relay"
+	"github.com/sagaoutbox/platform/commonlib/retry"
 	"github.com/sagaoutbox/platform/commonlib/router"
 )
 

@@ -22,9 +22,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sagaoutbox/platform/commonlib/retry"
-
 	"github.com/IBM/sarama"
+
+	"github.com/sagaoutbox/platform/commonlib/retry"
 )
 
 // version is the Kafka protocol version the platform speaks. Sarama still

@@ -31,12 +31,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sagaoutbox/platform/commonlib/retry"
-
 	"github.com/IBM/sarama"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
+	"github.com/sagaoutbox/platform/commonlib/retry"
 )
 
 // Defaults for the zero values of Config.
