@@ -4,7 +4,8 @@
 #   1. compose/docker-compose.yml parses (docker-compose 1.29, and docker
 #      compose v2 too when it is installed);
 #   2. every shell script passes shellcheck;
-#   3. debezium/connector.json is valid JSON of the shape the script sends;
+#   3. debezium/connector.json is valid JSON of the shape the script sends,
+#      and the Go relay accepts it;
 #   4. compose/Dockerfile copies every module that go.work uses;
 #   5. both services build as static binaries with the release flags
 #      (scripts/build-static.sh, the same script the Dockerfile runs).
@@ -43,6 +44,10 @@ jq . debezium/connector.json >/dev/null
 jq -e '(.name | type == "string" and length > 0) and (.config | type == "object")' \
 	debezium/connector.json >/dev/null ||
 	die "debezium/connector.json: expected {\"name\": string, \"config\": object}"
+
+step "the Go relay accepts debezium/connector.json"
+go test -count=1 -run '^TestParseShippedConnector$' ./commonlib/relay/ >/dev/null ||
+	die "the Go relay refuses debezium/connector.json (go test -run TestParseShippedConnector ./commonlib/relay/)"
 
 if command -v node >/dev/null 2>&1; then
 	step "compose/mongo/init-replica-set.js parses (node --check)"
