@@ -215,6 +215,9 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 		httpapi.Check{Name: "store", Probe: store.Ping},
 		httpapi.Check{Name: "broker", Probe: func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) }},
 	))
+	g.GET("/outbox", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, outboxStatus(c.Request().Context(), cfg, out, &rel))
+	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -324,6 +327,51 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// outboxState is what GET <base>/outbox reports: the outbox's size and, with
+// the embedded relay, the relay's counters.
+type outboxState struct {
+	Relay            string     `json:"relay"`
+	Events           int64      `json:"events"`
+	Leader           *bool      `json:"leader,omitempty"`
+	Holder           string     `json:"holder,omitempty"`
+	Published        int64      `json:"published"`
+	PublishedThrough *time.Time `json:"publishedThrough,omitempty"`
+	Parked           int64      `json:"parked"`
+	Dropped          int64      `json:"dropped"`
+	Sweeps           int64      `json:"sweeps"`
+	HistoryLost      int64      `json:"historyLost"`
+	KafkaRetries     int64      `json:"kafkaRetries"`
+	LastError        string     `json:"lastError,omitempty"`
+	LastErrorAt      *time.Time `json:"lastErrorAt,omitempty"`
+	FailingSince     *time.Time `json:"failingSince,omitempty"`
+}
+
+func outboxStatus(ctx context.Context, cfg Config, out *outbox.Outbox, rel *atomic.Pointer[relay.Relay]) outboxState {
+	st := outboxState{Relay: cfg.Relay, Events: -1}
+	if n, err := out.Count(ctx); err == nil {
+		st.Events = n
+	}
+	r := rel.Load()
+	if r == nil {
+		return st
+	}
+	stats := r.Stats()
+	timeOrNil := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	st.Leader, st.Holder = &stats.Leader, stats.Holder
+	st.Published, st.Parked, st.Dropped = stats.Published, stats.Parked, stats.Dropped
+	st.Sweeps, st.HistoryLost, st.KafkaRetries = stats.Sweeps, stats.HistoryLost, stats.KafkaRetries
+	st.LastError, st.LastErrorAt, st.FailingSince = stats.LastError, timeOrNil(stats.LastErrorAt), timeOrNil(stats.FailingSince)
+	if t, err := r.PublishedThrough(ctx); err == nil {
+		st.PublishedThrough = timeOrNil(t)
+	}
+	return st
 }
 
 // selectHandlers keeps the handlers of the interesting event types and fails

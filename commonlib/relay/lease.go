@@ -179,7 +179,7 @@ func (r *Relay) awaitLease(ctx context.Context) bool {
 		case err != nil:
 			r.noteError(err)
 			if err.Error() != lastErr {
-				r.log.Warn("relay: cannot acquire the lease, retrying", "err", err, "every", interval)
+				r.log.Warn("cannot acquire the lease, retrying", "err", err, "every", interval)
 				lastErr = err.Error()
 			}
 		case ok:
@@ -189,14 +189,14 @@ func (r *Relay) awaitLease(ctx context.Context) bool {
 				s.Leaderships++
 			})
 			r.noteHealthy()
-			r.log.Info("relay: lease acquired; relaying", "holder", r.opts.Holder, "ttl", r.opts.LeaseTTL)
+			r.log.Info("lease acquired; relaying", "holder", r.opts.Holder, "ttl", r.opts.LeaseTTL)
 			return true
 		default:
 			r.count(func(s *Stats) { s.Holder = cur.Holder })
 			r.noteHealthy()
 			lastErr = ""
 			if cur.Holder != waitingFor {
-				r.log.Info("relay: waiting for lease held by "+cur.Holder, "holder", cur.Holder, "expires_at", cur.ExpiresAt)
+				r.log.Info("waiting for lease held by "+cur.Holder, "holder", cur.Holder, "expires_at", cur.ExpiresAt)
 				waitingFor = cur.Holder
 			}
 		}
@@ -256,7 +256,7 @@ func (r *Relay) keepLease(ctx context.Context, lost context.CancelFunc) {
 		}
 		r.noteError(err)
 		r.count(func(s *Stats) { s.LeaseLost++ })
-		r.log.Warn("relay: lost the lease; stopped relaying, waiting to acquire it again", "err", err)
+		r.log.Warn("lost the lease; stopped relaying, waiting to acquire it again", "err", err)
 		lost()
 		return
 	}
@@ -276,9 +276,9 @@ func (r *Relay) stepDown(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	if err := r.lease.release(rctx); err != nil {
-		r.log.Warn("relay: lease not released; a successor waits for it to expire", "err", err, "ttl", r.opts.LeaseTTL)
+		r.log.Warn("lease not released; a successor waits for it to expire", "err", err, "ttl", r.opts.LeaseTTL)
 		return
 	}
 	r.count(func(s *Stats) { s.Holder = "" })
-	r.log.Info("relay: lease released")
+	r.log.Info("lease released")
 }

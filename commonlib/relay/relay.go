@@ -279,7 +279,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		return errors.New("relay: already running")
 	}
 	defer r.running.Store(false)
-	r.log.Info("relay: starting",
+	r.log.Info("starting",
 		"holder", r.opts.Holder,
 		"lease_ttl", r.opts.LeaseTTL,
 		"topic_prefix", r.cfg.TopicPrefix,
@@ -293,13 +293,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		"batch_size", r.opts.BatchSize)
 	for {
 		if !r.awaitLease(ctx) {
-			r.log.Info("relay: stopped")
+			r.log.Info("stopped")
 			return nil
 		}
 		r.lead(ctx)
 		if ctx.Err() != nil {
 			r.stepDown(ctx)
-			r.log.Info("relay: stopped")
+			r.log.Info("stopped")
 			return nil
 		}
 	}
@@ -322,7 +322,7 @@ func (r *Relay) relayLoop(ctx context.Context) {
 		}
 		r.noteError(err)
 		r.count(func(s *Stats) { s.StreamRestarts++ })
-		r.log.Warn("relay: change stream failed, restarting from the stored position", "err", err, "backoff", backoff)
+		r.log.Warn("change stream failed, restarting from the stored position", "err", err, "backoff", backoff)
 		if !retry.Sleep(ctx, backoff) {
 			return
 		}
@@ -448,7 +448,7 @@ func closeStream(s lungo.IChangeStream) {
 func (r *Relay) historyLost(err error) {
 	r.fresh = true
 	r.count(func(s *Stats) { s.HistoryLost++ })
-	r.log.Warn("relay: the stored position has left the change history; sweeping the outbox collections (duplicates follow)", "err", err)
+	r.log.Warn("the stored position has left the change history; sweeping the outbox collections (duplicates follow)", "err", err)
 }
 
 // routed reports whether the outbox transform applies to coll of the
@@ -533,7 +533,7 @@ func (r *Relay) handleBatch(ctx context.Context, events []changeEvent, token bso
 			if r.cfg.InvalidOperationBehavior == "error" {
 				level = slog.LevelError
 			}
-			r.log.Log(ctx, level, "relay: unexpected "+ev.OperationType+" of an outbox document dropped",
+			r.log.Log(ctx, level, "unexpected "+ev.OperationType+" of an outbox document dropped",
 				"collection", ev.NS.Coll, "document_key", ev.DocumentKey.String())
 		}
 		// Deletes (retention) are dropped silently.
@@ -602,7 +602,7 @@ func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error 
 		}
 		r.noteError(err)
 		r.count(func(s *Stats) { s.KafkaRetries++ })
-		r.log.Warn("relay: kafka did not acknowledge the batch; retrying the same batch",
+		r.log.Warn("kafka did not acknowledge the batch; retrying the same batch",
 			"records", len(msgs), "attempt", attempt, "backoff", backoff, "err", err)
 		if !retry.Sleep(ctx, backoff) {
 			return ctx.Err()
@@ -647,7 +647,7 @@ func (r *Relay) park(ctx context.Context, p parkedDocument) error {
 		return fmt.Errorf("relay: park unroutable document %s: %w", id, err)
 	}
 	r.count(func(s *Stats) { s.Parked++ })
-	r.log.Error("relay: unroutable outbox document parked", "collection", p.collection, "id", id.String(), "reason", p.reason)
+	r.log.Error("unroutable outbox document parked", "collection", p.collection, "id", id.String(), "reason", p.reason)
 	return nil
 }
 
@@ -672,7 +672,7 @@ func (r *Relay) sweep(ctx context.Context) error {
 		}
 	}
 	r.count(func(s *Stats) { s.Sweeps++ })
-	r.log.Info("relay: sweep done", "documents", total)
+	r.log.Info("sweep done", "documents", total)
 	return nil
 }
 
@@ -795,6 +795,6 @@ func (r *Relay) storeUnstored(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := r.storePosition(sctx, r.unstored); err != nil {
-		r.log.Warn("relay: could not store the last position; the next start republishes since the previous one", "err", err)
+		r.log.Warn("could not store the last position; the next start republishes since the previous one", "err", err)
 	}
 }
