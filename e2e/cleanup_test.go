@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // TestCleanupJobs runs the consumed-events cleanup every second with a
@@ -21,9 +23,9 @@ func TestCleanupJobs(t *testing.T) {
 	p.waitStatus(c.ID, "REGISTRATION_SUCCESS", sagaTimeout)
 
 	deleted := regexp.MustCompile(`msg="consumed events cleaned up" deleted=[1-9]`)
-	for _, pr := range []*proc{p.customer, p.payment} {
-		eventually(t, 20*time.Second, pr.name+" cleans up its consumed events", func() error {
-			if !deleted.MatchString(pr.out.String()) {
+	for _, pr := range []*proctest.Proc{p.customer, p.payment} {
+		proctest.Eventually(t, 20*time.Second, pr.Name()+" cleans up its consumed events", func() error {
+			if !deleted.MatchString(pr.Output()) {
 				return errorf("not yet")
 			}
 			return nil
@@ -37,8 +39,8 @@ func TestCleanupJobs(t *testing.T) {
 		headers = append(headers, k, v)
 	}
 	p.produce("outbox.event.customer", pending.Key, pending.Value, headers...)
-	eventually(t, sagaTimeout, "the redelivery is recognised as an already decided registration", func() error {
-		if !strings.Contains(p.payment.out.String(), "registration payment already decided") {
+	proctest.Eventually(t, sagaTimeout, "the redelivery is recognised as an already decided registration", func() error {
+		if !strings.Contains(p.payment.Output(), "registration payment already decided") {
 			return errorf("not yet")
 		}
 		return nil

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // TestRedeliveryChangesNothing publishes already consumed events again, as a
@@ -48,7 +50,7 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	if got := len(p.records("outbox.event.customer")); got != customerRecords+3 {
 		t.Errorf("customer topic has %d records, want %d: a redelivery produced an event", got, customerRecords+3)
 	}
-	if !strings.Contains(p.customer.out.String(), "event already consumed") || !strings.Contains(p.payment.out.String(), "event already consumed") {
+	if !strings.Contains(p.customer.Output(), "event already consumed") || !strings.Contains(p.payment.Output(), "event already consumed") {
 		t.Error("the services did not report the duplicates as already consumed")
 	}
 }
@@ -74,7 +76,7 @@ func TestPoisonMessagesGoToDLT(t *testing.T) {
 	p.waitStatus(c.ID, "REGISTRATION_SUCCESS", sagaTimeout)
 
 	var dlt []record
-	eventually(t, sagaTimeout, "3 records on DLT", func() error {
+	proctest.Eventually(t, sagaTimeout, "3 records on DLT", func() error {
 		dlt = p.records("DLT")
 		if len(dlt) < len(poison) {
 			return errorf("%d records", len(dlt))
@@ -126,7 +128,7 @@ func TestDeadLock(t *testing.T) {
 	// payment-service now processes the pending event late (authorizing the
 	// fee), then the dead-lock event (reverting it).
 	p.startPayment()
-	eventually(t, sagaTimeout, "the late authorization is reverted", func() error {
+	proctest.Eventually(t, sagaTimeout, "the late authorization is reverted", func() error {
 		ps := p.payments(c.ID)
 		if len(ps) != 1 || ps[0].Status != "REVERTED" || ps[0].Authorized {
 			return errorf("payments = %+v", ps)
@@ -134,8 +136,8 @@ func TestDeadLock(t *testing.T) {
 		return nil
 	})
 	// The late PaymentAuthorizedEvent reaches customer-service, which ignores it.
-	eventually(t, sagaTimeout, "customer-service ignored the late answer", func() error {
-		if !strings.Contains(p.customer.out.String(), "registration already ended") {
+	proctest.Eventually(t, sagaTimeout, "customer-service ignored the late answer", func() error {
+		if !strings.Contains(p.customer.Output(), "registration already ended") {
 			return errorf("not yet")
 		}
 		return nil

@@ -2,7 +2,10 @@ module github.com/sagaoutbox/platform/e2e
 
 go 1.26.0
 
-require github.com/IBM/sarama v1.61.1
+require (
+	github.com/IBM/sarama v1.61.1
+	github.com/sagaoutbox/platform/commonlib v0.0.0
+)
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
@@ -20,3 +23,7 @@ require (
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
+
+replace github.com/sagaoutbox/platform/commonlib => ../commonlib
+
+replace github.com/sagaoutbox/platform/debezium => ../debezium

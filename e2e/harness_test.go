@@ -5,21 +5,18 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // binDir holds the binaries built once by TestMain.
@@ -38,11 +35,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		build := exec.Command("go", "build", "-o", dir+"/",
-			"./customer/cmd/customer-service", "./payment/cmd/payment-service", "./devkafka/cmd/devkafka")
-		build.Dir = ".."
-		build.Stdout, build.Stderr = os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
+		if err := proctest.Build(dir, "./customer/cmd/customer-service", "./payment/cmd/payment-service", "./devkafka/cmd/devkafka"); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: build binaries:", err)
 			return 1
 		}
@@ -58,85 +51,11 @@ func skipShort(t testing.TB) {
 	}
 }
 
-func freePort(t testing.TB) int {
+// startProc starts one of the binaries TestMain built, with the test's
+// environment plus env.
+func startProc(t testing.TB, name string, env []string) *proctest.Proc {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// proc is one running binary.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func startProc(t testing.TB, name string, env []string) *proc {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name))
-	cmd.Env = append(os.Environ(), env...)
-	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("----- %s output -----\n%s", name, p.out)
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM and waits for a clean exit (SIGKILL after 30 s).
-func (p *proc) stop(t testing.TB) {
-	t.Helper()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("%s did not stop within 30s of SIGTERM", p.name)
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return proctest.Start(t, filepath.Join(binDir, name), append(os.Environ(), env...))
 }
 
 // platform is one embedded deployment.
@@ -146,9 +65,9 @@ type platform struct {
 	kafkaAddr    string
 	customerPort int
 	paymentPort  int
-	kafka        *proc
-	customer     *proc
-	payment      *proc
+	kafka        *proctest.Proc
+	customer     *proctest.Proc
+	payment      *proctest.Proc
 	customerEnv  []string
 	paymentEnv   []string
 }
@@ -159,9 +78,9 @@ func newPlatform(t testing.TB) *platform {
 	return &platform{
 		t:            t,
 		dataDir:      t.TempDir(),
-		kafkaAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		customerPort: freePort(t),
-		paymentPort:  freePort(t),
+		kafkaAddr:    fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)),
+		customerPort: proctest.FreePort(t),
+		paymentPort:  proctest.FreePort(t),
 	}
 }
 
@@ -177,7 +96,7 @@ func (p *platform) env(httpPort int, extra []string) []string {
 func (p *platform) startKafka() {
 	p.t.Helper()
 	p.kafka = startProc(p.t, "devkafka", []string{"DATA_DIR=" + p.dataDir, "DEVKAFKA_ADDR=" + p.kafkaAddr})
-	eventually(p.t, 20*time.Second, "devkafka accepts connections", func() error {
+	proctest.Eventually(p.t, 20*time.Second, "devkafka accepts connections", func() error {
 		c, err := net.DialTimeout("tcp", p.kafkaAddr, time.Second)
 		if err == nil {
 			c.Close()
@@ -208,11 +127,11 @@ func (p *platform) start() {
 	p.waitHealthy(p.paymentURL("/health"))
 }
 
-func (p *platform) waitHTTP(pr *proc, url string) {
+func (p *platform) waitHTTP(pr *proctest.Proc, url string) {
 	p.t.Helper()
-	eventually(p.t, 30*time.Second, pr.name+" answers HTTP", func() error {
-		if pr.exited() {
-			p.t.Fatalf("%s exited:\n%s", pr.name, pr.out)
+	proctest.Eventually(p.t, 30*time.Second, pr.Name()+" answers HTTP", func() error {
+		if pr.Exited() {
+			p.t.Fatalf("%s exited:\n%s", pr.Name(), pr.Output())
 		}
 		resp, err := http.Get(url)
 		if err == nil {
@@ -224,8 +143,8 @@ func (p *platform) waitHTTP(pr *proc, url string) {
 
 func (p *platform) waitHealthy(url string) {
 	p.t.Helper()
-	eventually(p.t, 30*time.Second, url+" is healthy", func() error {
-		status, body := do(p.t, "GET", url, "")
+	proctest.Eventually(p.t, 30*time.Second, url+" is healthy", func() error {
+		status, body := proctest.HTTP(p.t, "GET", url, "")
 		if status != http.StatusOK {
 			return fmt.Errorf("status %d: %s", status, body)
 		}
@@ -239,23 +158,6 @@ func (p *platform) customerURL(path string) string {
 
 func (p *platform) paymentURL(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d/payment-service%s", p.paymentPort, path)
-}
-
-// do sends a request and returns the status and body.
-func do(t testing.TB, method, url, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // customer is the JSON customer-service returns.
@@ -312,7 +214,7 @@ func bodyWithBalance(balance string) string {
 // register posts a registration and returns the created customer.
 func (p *platform) register(body string) customer {
 	p.t.Helper()
-	status, resp := do(p.t, "POST", p.customerURL("/customers"), body)
+	status, resp := proctest.HTTP(p.t, "POST", p.customerURL("/customers"), body)
 	if status != http.StatusCreated {
 		p.t.Fatalf("register: status %d, want 201: %s", status, resp)
 	}
@@ -328,7 +230,7 @@ func (p *platform) register(body string) customer {
 
 func (p *platform) getCustomer(id string) customer {
 	p.t.Helper()
-	status, resp := do(p.t, "GET", p.customerURL("/customers/"+id), "")
+	status, resp := proctest.HTTP(p.t, "GET", p.customerURL("/customers/"+id), "")
 	if status != http.StatusOK {
 		p.t.Fatalf("get customer %s: status %d: %s", id, status, resp)
 	}
@@ -341,7 +243,7 @@ func (p *platform) getCustomer(id string) customer {
 
 func (p *platform) payments(customerID string) []payment {
 	p.t.Helper()
-	status, resp := do(p.t, "GET", p.paymentURL("/payments?customerId="+customerID), "")
+	status, resp := proctest.HTTP(p.t, "GET", p.paymentURL("/payments?customerId="+customerID), "")
 	if status != http.StatusOK {
 		p.t.Fatalf("get payments: status %d: %s", status, resp)
 	}
@@ -356,7 +258,7 @@ func (p *platform) payments(customerID string) []payment {
 func (p *platform) waitStatus(id, status string, timeout time.Duration) customer {
 	p.t.Helper()
 	var c customer
-	eventually(p.t, timeout, "customer "+id+" reaches "+status, func() error {
+	proctest.Eventually(p.t, timeout, "customer "+id+" reaches "+status, func() error {
 		c = p.getCustomer(id)
 		if c.Status != status {
 			return fmt.Errorf("status is %s", c.Status)
@@ -364,22 +266,6 @@ func (p *platform) waitStatus(id, status string, timeout time.Duration) customer
 		return nil
 	})
 	return c
-}
-
-// eventually retries fn until it returns nil or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -392,7 +278,7 @@ type customerTimes struct {
 
 func (p *platform) getCustomerTimes(id string) customerTimes {
 	p.t.Helper()
-	_, body := do(p.t, "GET", p.customerURL("/customers/"+id), "")
+	_, body := proctest.HTTP(p.t, "GET", p.customerURL("/customers/"+id), "")
 	var c customerTimes
 	if err := json.Unmarshal([]byte(body), &c); err != nil {
 		p.t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 const sagaTimeout = 30 * time.Second
@@ -66,6 +68,17 @@ func TestRegistrationSaga(t *testing.T) {
 				}
 			}
 		}
+		status, body := proctest.HTTP(t, "GET", p.customerURL("/outbox"), "")
+		var outbox struct {
+			Relay     string `json:"relay"`
+			Leader    bool   `json:"leader"`
+			Published int64  `json:"published"`
+			Parked    int64  `json:"parked"`
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &outbox) != nil || outbox.Relay != "embedded" ||
+			!outbox.Leader || outbox.Published < 2 || outbox.Parked != 0 {
+			t.Errorf("GET /outbox = %d %s, want the embedded relay leading, 2 or more published, none parked", status, body)
+		}
 		authorized := recordsOf(p.records("outbox.event.payment"), "PaymentAuthorizedEvent", ps[0].ID)
 		if len(authorized) != 1 {
 			t.Errorf("payment topic: %d PaymentAuthorizedEvent records keyed by payment %s, want 1", len(authorized), ps[0].ID)
@@ -109,7 +122,7 @@ func TestHTTPAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := do(t, tt.method, p.customerURL(tt.path), tt.body)
+			status, body := proctest.HTTP(t, tt.method, p.customerURL(tt.path), tt.body)
 			if status != tt.wantStatus {
 				t.Fatalf("status = %d, want %d: %s", status, tt.wantStatus, body)
 			}
@@ -131,13 +144,13 @@ func TestHTTPAPI(t *testing.T) {
 		if !strings.HasPrefix(loc, "/customer-service/customers/") {
 			t.Fatalf("Location = %q", loc)
 		}
-		status, body := do(t, "GET", fmt.Sprintf("http://127.0.0.1:%d%s", p.customerPort, loc), "")
+		status, body := proctest.HTTP(t, "GET", fmt.Sprintf("http://127.0.0.1:%d%s", p.customerPort, loc), "")
 		if status != 200 || json.Unmarshal([]byte(body), &c) != nil || c.ID == "" {
 			t.Fatalf("GET Location: %d %s", status, body)
 		}
 	})
 	t.Run("payments need a customer id", func(t *testing.T) {
-		status, body := do(t, "GET", p.paymentURL("/payments"), "")
+		status, body := proctest.HTTP(t, "GET", p.paymentURL("/payments"), "")
 		if status != 400 || !strings.Contains(body, `"field":"customerId"`) {
 			t.Fatalf("status %d body %s, want 400 naming customerId", status, body)
 		}
@@ -165,9 +178,9 @@ func TestPaymentServiceDown(t *testing.T) {
 func TestBrokerDown(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
-	p.kafka.stop(t)
+	p.kafka.Stop(t)
 	c := p.register(blueprintBody)
-	if status, body := do(t, "GET", p.customerURL("/health"), ""); status != 503 || !strings.Contains(body, `"broker":"DOWN"`) {
+	if status, body := proctest.HTTP(t, "GET", p.customerURL("/health"), ""); status != 503 || !strings.Contains(body, `"broker":"DOWN"`) {
 		t.Errorf("health with the broker down: %d %s, want 503 naming the broker", status, body)
 	}
 	time.Sleep(time.Second)
@@ -181,9 +194,9 @@ func TestRestartKeepsState(t *testing.T) {
 	p.start()
 	c := p.register(blueprintBody)
 	p.waitStatus(c.ID, "REGISTRATION_SUCCESS", sagaTimeout)
-	p.customer.stop(t)
-	p.payment.stop(t)
-	p.kafka.stop(t)
+	p.customer.Stop(t)
+	p.payment.Stop(t)
+	p.kafka.Stop(t)
 	p.start()
 	if got := p.getCustomer(c.ID).Status; got != "REGISTRATION_SUCCESS" {
 		t.Errorf("status after restart = %s", got)
@@ -216,15 +229,15 @@ func TestBadConfigurationStopsAtStart(t *testing.T) {
 		t.Run(tt.variable, func(t *testing.T) {
 			pr := startProc(t, tt.binary, []string{"DATA_DIR=" + t.TempDir(), "HTTP_ADDR=127.0.0.1:0", tt.variable + "=" + tt.value})
 			select {
-			case <-pr.done:
+			case <-pr.Done():
 			case <-time.After(10 * time.Second):
 				t.Fatalf("%s kept running with %s=%s", tt.binary, tt.variable, tt.value)
 			}
-			if pr.cmd.ProcessState.ExitCode() == 0 {
+			if pr.ExitCode() == 0 {
 				t.Errorf("exit code 0, want non-zero")
 			}
-			if !strings.Contains(pr.out.String(), tt.variable) {
-				t.Errorf("output does not name %s:\n%s", tt.variable, pr.out)
+			if !strings.Contains(pr.Output(), tt.variable) {
+				t.Errorf("output does not name %s:\n%s", tt.variable, pr.Output())
 			}
 		})
 	}

@@ -42,7 +42,7 @@ func New(log *slog.Logger, mapErr Mapper, bodyLimit string) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log, mapErr)
-	e.Use(recovery, accessLog(log), middleware.BodyLimit(bodyLimit))
+	e.Use(Recover, AccessLog(log), middleware.BodyLimit(bodyLimit))
 	return e
 }
 
@@ -106,9 +106,10 @@ func codeOf(status int) string {
 	return strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 }
 
-// recovery turns a handler panic into a 500 with no stack trace in the
-// response; the panic value is logged by the error handler.
-func recovery(next echo.HandlerFunc) echo.HandlerFunc {
+// Recover is echo middleware that turns a handler panic into an error, so the
+// server's error handler answers 500 with no stack trace in the response and
+// logs the panic value.
+func Recover(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -119,7 +120,10 @@ func recovery(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+// AccessLog is echo middleware that hands a handler's error to the server's
+// error handler, so the status is final, and then logs the request at DEBUG:
+// method, URI, status and duration.
+func AccessLog(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()

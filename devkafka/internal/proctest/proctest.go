@@ -2,6 +2,11 @@
 // processes for end-to-end tests: devkafka started and stopped with real
 // signals, kafka-inspect run and its exit status and output captured. It is
 // only imported by tests.
+//
+// It is not commonlib/proctest, the platform's harness for its services:
+// devkafka is a standalone module that builds and tests without the
+// platform's library, and its tests need what that harness does not do
+// (stdout apart from stderr, a ready line, any signal and its exit code).
 package proctest
 
 import (

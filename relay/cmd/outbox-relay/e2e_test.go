@@ -4,12 +4,9 @@ package main
 // configured by the real scripts/register-connector.sh. Skipped with -short.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,11 +14,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // repoRoot is the workspace root, from this package's directory.
@@ -52,12 +50,7 @@ func binaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-tags", "outboxrelay_e2e", "-o", binDir+"/",
-			"./relay/cmd/outbox-relay", "./devkafka/cmd/devkafka")
-		cmd.Dir = repoRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = proctest.Build(binDir, "-tags", "outboxrelay_e2e", "./relay/cmd/outbox-relay", "./devkafka/cmd/devkafka")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -73,124 +66,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a running binary.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
 // childEnv is the environment without the variables the binaries read, so
 // a developer's shell does not leak into the test.
 func childEnv(extra ...string) []string {
 	owned := []string{"MONGODB_URI=", "KAFKA_BROKERS=", "CONNECT_ADDR=", "CONNECTOR_FILE=", "RELAY_DATABASE=",
 		"LEASE_TTL=", "FAIL_AFTER=", "LOG_LEVEL=", "DATA_DIR=", "DEVKAFKA_", "CONNECT_URL=", "TIMEOUT="}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !slices.ContainsFunc(owned, func(p string) bool { return strings.HasPrefix(kv, p) }) {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
+	return proctest.Environ(owned, extra...)
 }
 
-func start(t *testing.T, bin, name string, env ...string) *proc {
+// start runs one of the binaries built by binaries.
+func start(t *testing.T, bin, name string, env ...string) *proctest.Proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, name))
-	cmd.Env = childEnv(env...)
-	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("----- %s output -----\n%s", name, p.out)
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM and waits for the exit (SIGKILL after 20 s).
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("%s exited %d after SIGTERM, want 0", p.name, code)
-		}
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("%s did not stop within 20s of SIGTERM", p.name)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s: %v", timeout, what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func httpDo(t *testing.T, method, url, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return proctest.Start(t, filepath.Join(bin, name), childEnv(env...))
 }
 
 // script runs scripts/register-connector.sh and returns its exit status
@@ -264,13 +151,13 @@ func readTopic(t *testing.T, brokers, topic string) []*sarama.ConsumerMessage {
 // and resumes without publishing anything twice.
 func TestOutboxRelayBinary(t *testing.T) {
 	bin := binaries(t)
-	kafkaAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	connectURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	kafkaAddr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	connectURL := fmt.Sprintf("http://127.0.0.1:%d", proctest.FreePort(t))
 	kafkaData, relayData := t.TempDir(), t.TempDir()
 
 	devkafka := start(t, bin, "devkafka", "DATA_DIR="+kafkaData, "DEVKAFKA_ADDR="+kafkaAddr)
-	eventually(t, 20*time.Second, "devkafka listens", func() error {
-		if !strings.Contains(devkafka.out.String(), "devkafka listening") {
+	proctest.Eventually(t, 20*time.Second, "devkafka listens", func() error {
+		if !strings.Contains(devkafka.Output(), "devkafka listening") {
 			return fmt.Errorf("not yet")
 		}
 		return nil
@@ -294,7 +181,7 @@ func TestOutboxRelayBinary(t *testing.T) {
 	seed := func(aggregateID string, seq int) string {
 		t.Helper()
 		body := fmt.Sprintf(`{"aggregateType":"customer","aggregateId":%q,"type":"CustomerUpdated","payload":{"customerId":%q,"seq":%d}}`, aggregateID, aggregateID, seq)
-		status, resp := httpDo(t, "POST", connectURL+"/_test/outbox/customers-db/customer-events", body)
+		status, resp := proctest.HTTP(t, "POST", connectURL+"/_test/outbox/customers-db/customer-events", body)
 		if status != http.StatusCreated {
 			t.Fatalf("seed: %d %s", status, resp)
 		}
@@ -304,7 +191,7 @@ func TestOutboxRelayBinary(t *testing.T) {
 	}
 	first := seed("c-1", 1)
 	var records []*sarama.ConsumerMessage
-	eventually(t, 10*time.Second, "the record on outbox.event.customer", func() error {
+	proctest.Eventually(t, 10*time.Second, "the record on outbox.event.customer", func() error {
 		records = readTopic(t, kafkaAddr, "outbox.event.customer")
 		if len(records) < 1 {
 			return fmt.Errorf("%d records", len(records))
@@ -343,7 +230,7 @@ func TestOutboxRelayBinary(t *testing.T) {
 			t.Errorf("register-connector.sh exited %d, want 1 with %q naming key.converter:\n%s", code, want, out)
 		}
 		// The refused update left the running configuration alone.
-		_, cfg := httpDo(t, "GET", connectURL+"/connectors/"+connectorName+"/config", "")
+		_, cfg := proctest.HTTP(t, "GET", connectURL+"/connectors/"+connectorName+"/config", "")
 		if !strings.Contains(cfg, `"key.converter":"org.apache.kafka.connect.storage.StringConverter"`) {
 			t.Errorf("config after a refused update = %s", cfg)
 		}
@@ -351,25 +238,25 @@ func TestOutboxRelayBinary(t *testing.T) {
 
 	parent := t
 	t.Run("restart keeps the registration", func(t *testing.T) {
-		relay.stop(t)
+		relay.Stop(t)
 		relay = start(parent, bin, "outbox-relay", relayEnv...) // runs on after this subtest
-		eventually(t, 20*time.Second, "the restarted relay answers", func() error {
+		proctest.Eventually(t, 20*time.Second, "the restarted relay answers", func() error {
 			_, err := http.Get(connectURL + "/")
 			return err
 		})
-		status, body := httpDo(t, "GET", connectURL+"/connectors", "")
+		status, body := proctest.HTTP(t, "GET", connectURL+"/connectors", "")
 		if status != 200 || strings.TrimSpace(body) != `["`+connectorName+`"]` {
 			t.Errorf("GET /connectors after restart = %d %s, want [%q]", status, body, connectorName)
 		}
-		eventually(t, 20*time.Second, "the connector RUNNING again", func() error {
-			_, body := httpDo(t, "GET", connectURL+"/connectors/"+connectorName+"/status", "")
+		proctest.Eventually(t, 20*time.Second, "the connector RUNNING again", func() error {
+			_, body := proctest.HTTP(t, "GET", connectURL+"/connectors/"+connectorName+"/status", "")
 			if strings.Count(body, `"RUNNING"`) != 3 {
 				return fmt.Errorf("status %s", body)
 			}
 			return nil
 		})
 		seed("c-2", 1)
-		eventually(t, 10*time.Second, "the event after the restart", func() error {
+		proctest.Eventually(t, 10*time.Second, "the event after the restart", func() error {
 			records = readTopic(t, kafkaAddr, "outbox.event.customer")
 			if len(records) < 2 {
 				return fmt.Errorf("%d records", len(records))
@@ -383,10 +270,10 @@ func TestOutboxRelayBinary(t *testing.T) {
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		if status, body := httpDo(t, "DELETE", connectURL+"/connectors/"+connectorName, ""); status != http.StatusNoContent {
+		if status, body := proctest.HTTP(t, "DELETE", connectURL+"/connectors/"+connectorName, ""); status != http.StatusNoContent {
 			t.Errorf("DELETE = %d %s, want 204", status, body)
 		}
-		if status, body := httpDo(t, "GET", connectURL+"/connectors/"+connectorName+"/status", ""); status != 404 || !strings.Contains(body, `"error_code":404`) {
+		if status, body := proctest.HTTP(t, "GET", connectURL+"/connectors/"+connectorName+"/status", ""); status != 404 || !strings.Contains(body, `"error_code":404`) {
 			t.Errorf("status after delete = %d %s, want 404", status, body)
 		}
 	})

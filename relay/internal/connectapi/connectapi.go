@@ -34,6 +34,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/relay/internal/worker"
 )
 
@@ -75,7 +76,7 @@ func New(c Connectors, opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(opts.Log)
-	e.Use(recovery, accessLog(opts.Log), middleware.BodyLimit("1MB"))
+	e.Use(httpapi.Recover, httpapi.AccessLog(opts.Log), middleware.BodyLimit("1MB"))
 	h := &handlers{c: c, opts: opts}
 	e.GET("/", h.root)
 	e.GET("/health", h.health)
@@ -460,33 +461,6 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		if err != nil {
 			log.Error("write error response", "err", err)
-		}
-	}
-}
-
-// recovery turns a handler panic into a 500 without a stack trace.
-func recovery(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		return next(c)
-	}
-}
-
-func accessLog(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			log.Debug("http", "method", c.Request().Method, "uri", c.Request().RequestURI,
-				"status", c.Response().Status, "took", time.Since(start))
-			return nil
 		}
 	}
 }

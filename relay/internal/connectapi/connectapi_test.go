@@ -375,3 +375,22 @@ func TestStoreDown(t *testing.T) {
 		t.Errorf("GET /health = %d %s, want 503 unhealthy", r.status, r.body)
 	}
 }
+
+// panickingStore panics where brokenStore fails.
+type panickingStore struct{ brokenStore }
+
+func (panickingStore) List(context.Context) ([]worker.Connector, error) { panic("store bug") }
+
+// TestHandlerPanic: a panic is a 500 with Connect's body, not a stack trace,
+// and the server keeps serving.
+func TestHandlerPanic(t *testing.T) {
+	e := connectapi.New(panickingStore{}, connectapi.Options{Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	r := call(t, srv, "GET", "/connectors", nil)
+	wantError(t, r, 500, "store bug")
+	if strings.Contains(r.body, "goroutine") || strings.Contains(r.body, ".go:") {
+		t.Errorf("body shows a stack trace: %s", r.body)
+	}
+	wantError(t, call(t, srv, "GET", "/connectors/x", nil), 500, "mongodb unreachable")
+}
