@@ -1,7 +1,7 @@
 // Package relay publishes the transactional outbox to Kafka exactly as
 // Debezium's MongoDB connector with the MongoEventRouter transform does, so
 // consumers cannot tell which of the two published a record. The contract is
-// /work/shared/debezium-outbox-contract.md; the settings come from the same
+// docs/outbox-contract.md at the repository root; the settings come from the same
 // connector registration Debezium is given (debezium/connector.json), read by
 // ParseConnector.
 //
@@ -53,10 +53,11 @@
 //     placements, expanded payloads, StringConverter keys, JsonConverter
 //     values without schemas. ParseConnector refuses anything else rather
 //     than publish something different.
-//   - Debezium's offset advances with every change it captures; the relay
-//     stores its position after each batch holding outbox changes and
-//     otherwise at most every five seconds, so a restart may re-read (and
-//     again ignore) a few changes of other collections.
+//   - Debezium's offset advances with every change it captures (flushed
+//     every offset.flush.interval.ms); the relay stores its position at most
+//     once a second while outbox events flow, at most every five seconds
+//     otherwise, and when it stops. A crash therefore republishes up to a
+//     second of events (duplicates, never a loss).
 //
 // It does not create topics, configure the producer (the caller must use an
 // idempotent producer with murmur2 partitioning, see the contract), purge
