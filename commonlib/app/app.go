@@ -13,7 +13,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -71,37 +70,18 @@ func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string)
 	return Config{
 		Name:                      name,
 		DataDir:                   env.String("DATA_DIR", "./.data"),
-		MongoURI:                  envconfig.Value(env, "MONGODB_URI", "", parseMongoURI),
+		MongoURI:                  envconfig.Value(env, "MONGODB_URI", "", mongotx.ParseURI),
 		Brokers:                   envconfig.Value(env, "KAFKA_BROKERS", "localhost:9093", kafkaclient.ParseBrokers),
-		HTTPAddr:                  envconfig.Value(env, "HTTP_ADDR", httpAddr, parseAddr),
+		HTTPAddr:                  env.Addr("HTTP_ADDR", httpAddr),
 		Relay:                     env.OneOf("OUTBOX_RELAY", RelayEmbedded, RelayEmbedded, RelayOff),
 		ConsumedEventsCleanupCron: envconfig.Value(env, "CONSUMED_EVENTS_CLEANUP_CRON", "0 1 0 * * ?", jobs.ParseSpec),
 		ConsumedEventsRetention:   env.Duration("CONSUMED_EVENTS_RETENTION", 168*time.Hour),
 		OutboxRetention:           env.Duration("OUTBOX_RETENTION", 24*time.Hour),
 		OutboxCleanupCron:         envconfig.Value(env, "OUTBOX_CLEANUP_CRON", "0 */10 * * * *", jobs.ParseSpec),
 		Interesting:               env.List("INTERESTING_EVENTS", strings.Join(interesting, ";"), ";"),
-		LogLevel:                  envconfig.Value(env, "LOG_LEVEL", "info", parseLevel),
+		LogLevel:                  env.Level("LOG_LEVEL", "info"),
 		ShutdownTimeout:           env.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
-}
-
-func parseMongoURI(s string) (string, error) {
-	if s != "" && !strings.HasPrefix(s, "mongodb://") && !strings.HasPrefix(s, "mongodb+srv://") {
-		return s, errors.New("must start with mongodb:// or mongodb+srv://")
-	}
-	return s, nil
-}
-
-func parseAddr(s string) (string, error) {
-	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
-		return s, errors.New("must be host:port or :port")
-	}
-	return s, nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	return l, l.UnmarshalText([]byte(s))
 }
 
 // LogValue renders the effective configuration for the start-up log; the
@@ -109,7 +89,7 @@ func parseLevel(s string) (slog.Level, error) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("DATA_DIR", c.DataDir),
-		slog.String("MONGODB_URI", maskURI(c.MongoURI)),
+		slog.String("MONGODB_URI", storeName(c.MongoURI)),
 		slog.String("KAFKA_BROKERS", strings.Join(c.Brokers, ",")),
 		slog.String("HTTP_ADDR", c.HTTPAddr),
 		slog.String("OUTBOX_RELAY", c.Relay),
@@ -120,19 +100,11 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-func maskURI(uri string) string {
+func storeName(uri string) string {
 	if uri == "" {
 		return "(embedded store)"
 	}
-	scheme, rest, _ := strings.Cut(uri, "://")
-	// The credentials end at the last @ before the options, so a password
-	// holding an unescaped @ is masked whole.
-	at := strings.LastIndex(strings.SplitN(rest, "?", 2)[0], "@")
-	if at < 0 {
-		return uri
-	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":***" + rest[at:]
+	return mongotx.RedactURI(uri)
 }
 
 // Spec describes one service to Run.

@@ -28,17 +28,3 @@ func TestPurgeBefore(t *testing.T) {
 		})
 	}
 }
-
-func TestMaskURI(t *testing.T) {
-	tests := map[string]string{
-		"":                                  "(embedded store)",
-		"mongodb://h:27017/?replicaSet=rs":  "mongodb://h:27017/?replicaSet=rs",
-		"mongodb://app:s3cret@h1,h2/db?x=1": "mongodb://app:***@h1,h2/db?x=1",
-		"mongodb+srv://app:p@ss@cluster/db": "mongodb+srv://app:***@cluster/db",
-	}
-	for in, want := range tests {
-		if got := maskURI(in); got != want {
-			t.Errorf("maskURI(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

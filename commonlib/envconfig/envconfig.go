@@ -8,6 +8,8 @@ package envconfig
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +80,24 @@ func (e *Env) OneOf(name, def string, allowed ...string) string {
 			}
 		}
 		return s, fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+	})
+}
+
+// Addr reads a listen address, host:port or :port.
+func (e *Env) Addr(name, def string) string {
+	return Value(e, name, def, func(s string) (string, error) {
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			return s, errors.New("must be host:port or :port")
+		}
+		return s, nil
+	})
+}
+
+// Level reads a log level: debug, info, warn or error.
+func (e *Env) Level(name, def string) slog.Level {
+	return Value(e, name, def, func(s string) (slog.Level, error) {
+		var l slog.Level
+		return l, l.UnmarshalText([]byte(s))
 	})
 }
 

@@ -22,6 +22,12 @@ func TestDefaultsAndValues(t *testing.T) {
 	if got := env.String("UNSET", "def"); got != "def" {
 		t.Errorf("UNSET = %q, want def", got)
 	}
+	if got := env.Addr("ADDR", "127.0.0.1:9990"); got != "127.0.0.1:9990" {
+		t.Errorf("ADDR = %q, want the default", got)
+	}
+	if got := env.Level("LEVEL", "debug"); got.String() != "DEBUG" {
+		t.Errorf("LEVEL = %v, want DEBUG", got)
+	}
 	if err := env.Err(); err != nil {
 		t.Errorf("unexpected error: %v", err)
 	}
@@ -29,18 +35,20 @@ func TestDefaultsAndValues(t *testing.T) {
 
 func TestEveryBadVariableIsNamed(t *testing.T) {
 	env := envconfig.New(envconfig.Map(map[string]string{
-		"A": "soon", "B": "-1s", "C": "0", "D": "maybe", "E": ";;",
+		"A": "soon", "B": "-1s", "C": "0", "D": "maybe", "E": ";;", "F": "localhost", "G": "loud",
 	}))
 	env.Duration("A", time.Second)
 	env.Duration("B", time.Second)
 	env.Int("C", 1, 1)
 	env.OneOf("D", "on", "on", "off")
 	env.List("E", "x", ";")
+	env.Addr("F", ":1")
+	env.Level("G", "info")
 	err := env.Err()
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, name := range []string{"A=", "B=", "C=", "D=", "E="} {
+	for _, name := range []string{"A=", "B=", "C=", "D=", "E=", "F=", "G="} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

@@ -212,6 +212,33 @@ func IsHistoryLost(err error) bool {
 	return false
 }
 
+// ParseURI checks that s is empty (the embedded engine) or a MongoDB URI.
+func ParseURI(s string) (string, error) {
+	if s != "" && !strings.HasPrefix(s, "mongodb://") && !strings.HasPrefix(s, "mongodb+srv://") {
+		return s, errors.New("must start with mongodb:// or mongodb+srv://")
+	}
+	return s, nil
+}
+
+// RedactURI hides the password of a MongoDB URI, for logs. The credentials
+// end at the last @ before the options, so a password holding an unescaped
+// @ or / is hidden whole.
+func RedactURI(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return uri
+	}
+	at := strings.LastIndex(strings.SplitN(rest, "?", 2)[0], "@")
+	if at < 0 {
+		return uri
+	}
+	user, _, hasPassword := strings.Cut(rest[:at], ":")
+	if !hasPassword {
+		return uri
+	}
+	return scheme + "://" + user + ":***" + rest[at:]
+}
+
 // Now returns the current time rounded to the millisecond, the precision
 // MongoDB stores, so a value reads back equal to what was written.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

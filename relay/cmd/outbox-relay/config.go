@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/debezium"
 	"github.com/sagaoutbox/platform/relay/internal/worker"
 )
@@ -42,16 +42,16 @@ type config struct {
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	env := envconfig.New(lookup)
 	cfg := config{
-		MongoURI:        envconfig.Value(env, "MONGODB_URI", "", parseMongoURI),
+		MongoURI:        envconfig.Value(env, "MONGODB_URI", "", mongotx.ParseURI),
 		DataDir:         env.String("DATA_DIR", "./.data"),
 		Brokers:         envconfig.Value(env, "KAFKA_BROKERS", "localhost:9093", kafkaclient.ParseBrokers),
-		ConnectAddr:     envconfig.Value(env, "CONNECT_ADDR", ":8083", parseAddr),
+		ConnectAddr:     env.Addr("CONNECT_ADDR", ":8083"),
 		ConnectorFile:   env.String("CONNECTOR_FILE", ""),
 		Connector:       envconfig.Value(env, "CONNECTOR_FILE", "", readConnectorFile),
 		RelayDatabase:   envconfig.Value(env, "RELAY_DATABASE", "outbox-relay", parseDatabase),
 		LeaseTTL:        envconfig.Value(env, "LEASE_TTL", "10s", parseLeaseTTL),
 		FailAfter:       env.Duration("FAIL_AFTER", time.Minute),
-		LogLevel:        envconfig.Value(env, "LOG_LEVEL", "info", parseLevel),
+		LogLevel:        env.Level("LOG_LEVEL", "info"),
 		ShutdownTimeout: env.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
 	return cfg, env.Err()
@@ -67,7 +67,7 @@ func (c config) LogValue() slog.Value {
 	if c.Connector != nil {
 		connector = c.ConnectorFile + " (" + c.Connector.Name + ")"
 	}
-	store := maskURI(c.MongoURI)
+	store := mongotx.RedactURI(c.MongoURI)
 	if c.MongoURI == "" {
 		store = "(embedded store in " + c.StoreDir() + ")"
 	}
@@ -82,39 +82,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("LOG_LEVEL", c.LogLevel.String()),
 		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)
-}
-
-// maskURI hides the password of a mongodb:// URI. The credentials end at
-// the last @ before the options, so a password holding an unescaped @ or /
-// is masked whole.
-func maskURI(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return uri
-	}
-	at := strings.LastIndex(strings.SplitN(rest, "?", 2)[0], "@")
-	if at < 0 {
-		return uri
-	}
-	user, _, hasPassword := strings.Cut(rest[:at], ":")
-	if !hasPassword {
-		return uri
-	}
-	return scheme + "://" + user + ":***" + rest[at:]
-}
-
-func parseMongoURI(s string) (string, error) {
-	if s != "" && !strings.HasPrefix(s, "mongodb://") && !strings.HasPrefix(s, "mongodb+srv://") {
-		return s, errors.New("must start with mongodb:// or mongodb+srv://")
-	}
-	return s, nil
-}
-
-func parseAddr(s string) (string, error) {
-	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
-		return s, errors.New("must be host:port or :port")
-	}
-	return s, nil
 }
 
 var databaseName = regexp.MustCompile(`^[^/\\. "$]{1,63}$`)
@@ -132,11 +99,6 @@ func parseLeaseTTL(s string) (time.Duration, error) {
 		err = errors.New("must be at least 300ms")
 	}
 	return d, err
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	return l, l.UnmarshalText([]byte(s))
 }
 
 // readConnectorFile reads a registration, {"name": …, "config": {…}} as

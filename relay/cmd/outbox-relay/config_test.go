@@ -84,21 +84,3 @@ func TestBuiltinConnector(t *testing.T) {
 		t.Errorf("builtin connector = %+v", c)
 	}
 }
-
-func TestMaskURI(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"mongodb://relay:s3cret@m1:27017,m2:27018/?replicaSet=rs", "mongodb://relay:***@m1:27017,m2:27018/?replicaSet=rs"},
-		{"mongodb+srv://relay:p%40ss@cluster.example.net/db", "mongodb+srv://relay:***@cluster.example.net/db"},
-		{"mongodb://m1:27017/?directConnection=true", "mongodb://m1:27017/?directConnection=true"},
-		{"mongodb://relay@m1:27017/?authMechanism=MONGODB-X509", "mongodb://relay@m1:27017/?authMechanism=MONGODB-X509"},
-		{"mongodb://m1/?x=a@b", "mongodb://m1/?x=a@b"},
-		{"mongodb://relay:p@ss/w@rd@m1:27017/?replicaSet=rs", "mongodb://relay:***@m1:27017/?replicaSet=rs"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := maskURI(tt.in); got != tt.want {
-				t.Errorf("maskURI() = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
