@@ -138,9 +138,11 @@ type Parts struct {
 }
 
 // Run runs the service until ctx ends, then shuts it down in order: HTTP,
-// consumers, jobs, relay, producer, store. ready, when not nil, receives the
-// HTTP address once the service answers.
-func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr string)) error {
+// consumers, jobs, relay, producer, store. A component that fails (the HTTP
+// server, the relay or the consumers stopping on an error) shuts the service
+// down the same way and Run returns its error, so that a supervisor restarts
+// the process instead of leaving it answering without relaying or consuming.
+func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	cfg := spec.Config
 	log.Info("starting", "config", cfg)
 
@@ -198,9 +200,6 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String(), "base", spec.BasePath)
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
 
 	sched := jobs.New(log.With("component", "jobs"))
 	if err := scheduleCleanups(sched, cfg, in, out, &rel, log); err != nil {
@@ -220,6 +219,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 	defer stopRelay()
 	var consumers, relays sync.WaitGroup
 	producerCh := make(chan sarama.SyncProducer, 1)
+	failed := make(chan error, 2) // the relay and the consumers
 	consumers.Add(1)
 	go func() {
 		defer consumers.Done()
@@ -239,7 +239,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 		if cfg.Relay == RelayEmbedded {
 			r, err := relay.New(store, relay.Options{Config: relayConfig, Database: spec.Database, Producer: producer, Log: log.With("component", "relay")})
 			if err != nil {
-				log.Error("outbox relay not started", "err", err)
+				failed <- fmt.Errorf("outbox relay: %w", err)
 				return
 			}
 			rel.Store(r)
@@ -247,7 +247,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 			go func() {
 				defer relays.Done()
 				if err := r.Run(relayCtx); err != nil {
-					log.Error("outbox relay stopped", "err", err)
+					failed <- fmt.Errorf("outbox relay stopped: %w", err)
 				}
 			}()
 		}
@@ -261,21 +261,26 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 			IsTransient:     mongotx.IsUnavailable,
 		}, producer, log.With("component", "consumer"))
 		if err != nil {
-			log.Error("consumer not started", "err", err)
+			failed <- fmt.Errorf("consumers: %w", err)
 			return
 		}
 		for eventType, h := range handlers {
 			r.Handle(eventType, h)
 		}
 		if err := r.Run(consumeCtx); err != nil {
-			log.Error("consumer stopped", "err", err)
+			failed <- fmt.Errorf("consumers stopped: %w", err)
 		}
 	}()
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-httpDone:
-		log.Error("http server stopped", "err", err)
+		runErr = fmt.Errorf("http server stopped: %w", err)
+	case runErr = <-failed:
+	}
+	if runErr != nil {
+		log.Error("a component failed; shutting down", "err", runErr)
 	}
 	log.Info("shutting down")
 	deadline, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -298,7 +303,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func(addr strin
 	default:
 	}
 	log.Info("stopped")
-	return nil
+	return runErr
 }
 
 // outboxState is what GET <base>/outbox reports: the outbox's size and, with

@@ -81,5 +81,5 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 			}, nil
 		},
 	}
-	return app.Run(ctx, spec, log, nil)
+	return app.Run(ctx, spec, log)
 }

@@ -73,7 +73,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 			}, nil
 		},
 	}
-	return app.Run(ctx, spec, log, nil)
+	return app.Run(ctx, spec, log)
 }
 
 func parseFee(s string) (money.Cents, error) {
