@@ -308,7 +308,7 @@ func (r *Relay) Run(ctx context.Context) error {
 // relayLoop follows the change stream, restarting it with backoff, until
 // ctx ends.
 func (r *Relay) relayLoop(ctx context.Context) {
-	backoff := r.opts.RetryBackoff
+	failures := 0
 	for {
 		progressed, err := r.follow(ctx)
 		if ctx.Err() != nil {
@@ -318,15 +318,16 @@ func (r *Relay) relayLoop(ctx context.Context) {
 			err = errors.New("relay: change stream ended")
 		}
 		if progressed {
-			backoff = r.opts.RetryBackoff
+			failures = 0
 		}
+		failures++
+		backoff := retry.Backoff(failures, r.opts.RetryBackoff, r.opts.MaxBackoff)
 		r.noteError(err)
 		r.count(func(s *Stats) { s.StreamRestarts++ })
 		r.log.Warn("change stream failed, restarting from the stored position", "err", err, "backoff", backoff)
 		if !retry.Sleep(ctx, backoff) {
 			return
 		}
-		backoff = min(2*backoff, r.opts.MaxBackoff)
 	}
 }
 
@@ -588,7 +589,6 @@ func (r *Relay) publish(ctx context.Context, b batch) error {
 // ctx ends. Each attempt sends fresh copies: sarama keeps retry and
 // sequence state in the messages it was given.
 func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error {
-	backoff := r.opts.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -602,12 +602,12 @@ func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error 
 		}
 		r.noteError(err)
 		r.count(func(s *Stats) { s.KafkaRetries++ })
+		backoff := retry.Backoff(attempt, r.opts.RetryBackoff, r.opts.MaxBackoff)
 		r.log.Warn("kafka did not acknowledge the batch; retrying the same batch",
 			"records", len(msgs), "attempt", attempt, "backoff", backoff, "err", err)
 		if !retry.Sleep(ctx, backoff) {
 			return ctx.Err()
 		}
-		backoff = min(2*backoff, r.opts.MaxBackoff)
 	}
 }
 
