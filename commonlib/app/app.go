@@ -114,8 +114,8 @@ type Spec struct {
 	OutboxCollection string
 	BasePath         string
 	Group            string   // consumer group
-	Consume          []string // topics consumed
-	Produce          []string // topics published to (created at start)
+	Consume          []string // topics consumed (the consumers create them and DLT)
+	Produce          []string // topics the relay publishes to (created at start)
 	Connector        []byte   // Debezium connector registration the embedded relay follows
 	MapError         httpapi.Mapper
 	Build            func(d Deps) (Parts, error)
@@ -228,12 +228,11 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			return // shutting down before the broker ever answered
 		}
 		producerCh <- producer
-		topics := append(append([]string{}, spec.Produce...), spec.Consume...)
-		for err := kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, topics); err != nil; err = kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, topics) {
+		for err := kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, spec.Produce); err != nil; err = kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, spec.Produce) {
 			if consumeCtx.Err() != nil {
 				return
 			}
-			log.Warn("ensure topics, retrying", "topics", topics, "err", err)
+			log.Warn("ensure topics, retrying", "topics", spec.Produce, "err", err)
 			retry.Sleep(consumeCtx, 2*time.Second)
 		}
 		if cfg.Relay == RelayEmbedded {

@@ -58,7 +58,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		BasePath:         web.BasePath,
 		Group:            "customerConsumerGroup1",
 		Consume:          []string{paymentevents.Topic},
-		Produce:          []string{events.Topic, app.DeadLetterTopic},
+		Produce:          []string{events.Topic},
 		Connector:        debezium.Connector,
 		MapError:         web.MapError,
 		Build: func(d app.Deps) (app.Parts, error) {

@@ -61,7 +61,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		BasePath:         web.BasePath,
 		Group:            "paymentConsumerGroup1",
 		Consume:          []string{customerevents.Topic},
-		Produce:          []string{events.Topic, app.DeadLetterTopic},
+		Produce:          []string{events.Topic},
 		Connector:        debezium.Connector,
 		Build: func(d app.Deps) (app.Parts, error) {
 			store := mongostore.New(d.Store, d.DB)
