@@ -228,12 +228,13 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			return // shutting down before the broker ever answered
 		}
 		producerCh <- producer
-		for err := kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, spec.Produce); err != nil; err = kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, spec.Produce) {
-			if consumeCtx.Err() != nil {
-				return
-			}
+		ensured := retry.Until(consumeCtx, 2*time.Second, 2*time.Second, func() error {
+			return kafkaclient.EnsureTopics(consumeCtx, cfg.Brokers, spec.Produce)
+		}, func(_ int, _ time.Duration, err error) {
 			log.Warn("ensure topics, retrying", "topics", spec.Produce, "err", err)
-			retry.Sleep(consumeCtx, 2*time.Second)
+		})
+		if !ensured {
+			return
 		}
 		if cfg.Relay == RelayEmbedded {
 			r, err := relay.New(store, relay.Options{Config: relayConfig, Database: spec.Database, Producer: producer, Log: log.With("component", "relay")})

@@ -1,7 +1,8 @@
 // Package retry holds the two pieces every retry loop of the platform uses:
 // exponential backoff and a sleep that ends with its context.
 //
-// It does not loop itself: each caller decides what is worth retrying.
+// Until loops for callers that retry everything until it works; the others
+// loop themselves with Backoff and Sleep, deciding what is worth retrying.
 package retry
 
 import (
@@ -32,4 +33,23 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Until calls fn until it returns nil, backing off between attempts
+// (Backoff(attempt, base, ceiling)) and telling failed(attempt, wait, err)
+// about each failure. It reports false when ctx ended first.
+func Until(ctx context.Context, base, ceiling time.Duration, fn func() error, failed func(attempt int, wait time.Duration, err error)) bool {
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		d := Backoff(attempt, base, ceiling)
+		failed(attempt, d, err)
+		Sleep(ctx, d)
+	}
+	return false
 }

@@ -368,19 +368,9 @@ func (r *Router) checkHandlers() (map[string]Handler, error) {
 // retry calls fn until it succeeds, logging failures at WARN and backing
 // off, and reports false if ctx ended first.
 func (r *Router) retry(ctx context.Context, what string, fn func() error) bool {
-	for attempt := 1; ctx.Err() == nil; attempt++ {
-		err := fn()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		d := retry.Backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
+	return retry.Until(ctx, r.cfg.Backoff, r.cfg.MaxBackoff, fn, func(attempt int, d time.Duration, err error) {
 		r.log.Warn("kafka unavailable, retrying", "op", what, "attempt", attempt, "retry_in", d, "err", err)
-		retry.Sleep(ctx, d)
-	}
-	return false
+	})
 }
 
 // groupHandler is the sarama side of a Router.
