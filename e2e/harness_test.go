@@ -162,11 +162,13 @@ func (p *platform) paymentURL(path string) string {
 
 // customer is the JSON customer-service returns.
 type customer struct {
-	ID            string `json:"id"`
-	FirstName     string `json:"firstName"`
-	LastName      string `json:"lastName"`
-	Status        string `json:"status"`
-	FailureReason string `json:"failureReason"`
+	ID            string    `json:"id"`
+	FirstName     string    `json:"firstName"`
+	LastName      string    `json:"lastName"`
+	Status        string    `json:"status"`
+	FailureReason string    `json:"failureReason"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 	Card          struct {
 		Number     string          `json:"number"`
 		HolderName string          `json:"holderName"`
@@ -269,19 +271,3 @@ func (p *platform) waitStatus(id, status string, timeout time.Duration) customer
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
-// customerTimes is a customer's timestamps.
-type customerTimes struct {
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
-}
-
-func (p *platform) getCustomerTimes(id string) customerTimes {
-	p.t.Helper()
-	_, body := proctest.HTTP(p.t, "GET", p.customerURL("/customers/"+id), "")
-	var c customerTimes
-	if err := json.Unmarshal([]byte(body), &c); err != nil {
-		p.t.Fatal(err)
-	}
-	return c
-}
