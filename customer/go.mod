@@ -53,3 +53,5 @@ replace github.com/sagaoutbox/platform/commonlib => ../commonlib
 replace github.com/sagaoutbox/platform/payment => ../payment
 
 replace github.com/sagaoutbox/platform/debezium => ../debezium
+
+replace github.com/256dpi/lungo => ../third_party/lungo

@@ -27,3 +27,5 @@ require (
 replace github.com/sagaoutbox/platform/commonlib => ../commonlib
 
 replace github.com/sagaoutbox/platform/debezium => ../debezium
+
+replace github.com/256dpi/lungo => ../third_party/lungo

@@ -53,3 +53,5 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 	gopkg.in/tomb.v2 v2.0.0-20161208151619-d5d1b5820637 // indirect
 )
+
+replace github.com/256dpi/lungo => ../third_party/lungo

@@ -171,26 +171,33 @@ func (e *Engine) Begin(ctx context.Context, lock bool) (*Transaction, error) {
 // Commit will attempt to store the modified catalog and on success replace the
 // current catalog. If an error is returned the transaction has been aborted
 // and become invalid.
+//
+// Patched (saga-outbox platform): the store is written without holding the
+// engine's mutex, so that reads and change streams do not wait for the
+// disk; the write token stays held until the catalog is replaced, so no
+// other write begins in between. A Journal store is handed the commit's
+// changes instead of the whole catalog.
 func (e *Engine) Commit(txn *Transaction) error {
 	// acquire lock
 	e.mutex.Lock()
-	defer e.mutex.Unlock()
 
 	// check if closed
 	if !e.tomb.Alive() {
+		e.mutex.Unlock()
 		return ErrEngineClosed
 	}
 
 	// check transaction
 	if e.txn != txn {
+		e.mutex.Unlock()
 		return fmt.Errorf("existing transaction")
 	}
 
-	// ensure token is released
-	defer e.token.Release()
-
-	// unset transaction
+	// unset transaction (the token stays held until the end)
 	e.txn = nil
+	durable := e.catalog
+	e.mutex.Unlock()
+	defer e.token.Release()
 
 	// check if dirty
 	if !txn.Dirty() {
@@ -198,18 +205,29 @@ func (e *Engine) Commit(txn *Transaction) error {
 	}
 
 	// clean oplog
+	written := txn.Catalog()
 	txn.Clean(e.opts.MinOplogSize, e.opts.MaxOplogSize, e.opts.MinOplogAge, e.opts.MaxOplogAge)
 
-	// write catalog
-	err := e.store.Store(txn.Catalog())
+	// write catalog or changes
+	var err error
+	if journal, ok := e.store.(Journal); ok {
+		err = journal.Commit(durable, written, txn.Catalog())
+	} else {
+		err = e.store.Store(txn.Catalog())
+	}
 	if err != nil {
 		return err
 	}
 
 	// set new catalog
+	e.mutex.Lock()
+	defer e.mutex.Unlock()
 	e.catalog = txn.Catalog()
 
-	// broadcast change
+	// broadcast change (streams are closed once the engine is)
+	if !e.tomb.Alive() {
+		return nil
+	}
 	for stream := range e.streams {
 		select {
 		case stream.signal <- struct{}{}:
@@ -257,18 +275,18 @@ func (e *Engine) Watch(handle Handle, pipeline bsonkit.List, resumeAfter, startA
 	}
 
 	// get oplog
-	oplog := e.catalog.Namespaces[Oplog].Documents
+	oplog := e.catalog.Namespaces[Oplog].Documents.List()
 
 	// get last event
 	var last bsonkit.Doc
-	if len(oplog.List) > 0 {
-		last = oplog.List[len(oplog.List)-1]
+	if len(oplog) > 0 {
+		last = oplog[len(oplog)-1]
 	}
 
 	// resume after
 	if resumeAfter != nil {
 		resumed := false
-		for _, event := range oplog.List {
+		for _, event := range oplog {
 			res := bsonkit.Compare(*resumeAfter, bsonkit.Get(event, "_id"))
 			if res == 0 {
 				last = event
@@ -284,7 +302,7 @@ func (e *Engine) Watch(handle Handle, pipeline bsonkit.List, resumeAfter, startA
 	// start after
 	if startAfter != nil {
 		resumed := false
-		for _, event := range oplog.List {
+		for _, event := range oplog {
 			res := bsonkit.Compare(*startAfter, bsonkit.Get(event, "_id"))
 			if res == 0 {
 				last = event
@@ -300,11 +318,11 @@ func (e *Engine) Watch(handle Handle, pipeline bsonkit.List, resumeAfter, startA
 	// start at
 	if startAt != nil {
 		resumed := false
-		for i, event := range oplog.List {
+		for i, event := range oplog {
 			res := bsonkit.Compare(*startAt, bsonkit.Get(event, "clusterTime"))
 			if res == 0 {
 				if i > 0 {
-					last = oplog.List[i-1]
+					last = oplog[i-1]
 					resumed = true
 				}
 				break

@@ -15,6 +15,17 @@ type Store interface {
 	Store(*Catalog) error
 }
 
+// Journal is a Store that writes each commit's changes instead of the whole
+// catalog (patched, saga-outbox platform). The engine calls Commit with the
+// durable catalog from before the transaction, the transaction's catalog
+// before the oplog was cleaned (it holds every oplog entry the commit
+// appended) and after; the catalogs are immutable. When Commit fails the
+// commit fails and the durable catalog stays current.
+type Journal interface {
+	Store
+	Commit(durable, written, cleaned *Catalog) error
+}
+
 // MemoryStore holds the catalog in memory.
 type MemoryStore struct {
 	catalog *Catalog

@@ -149,24 +149,21 @@ func (s *Stream) next(ctx context.Context, block bool) bool {
 		// get oplog
 		oplog := s.oplog()
 
-		// get index
-		index := -1
+		// get position
+		var seq uint64
 		if s.last != nil {
-			i, ok := oplog.Index[s.last]
+			var ok bool
+			seq, ok = oplog.Seq(s.last)
 			if !ok {
 				s.cancel()
 				s.closed = true
 				s.error = ErrLostOplogPosition
 				return false
 			}
-			index = i
 		}
 
 		// get next event
-		if len(oplog.List) > index+1 {
-			// get event
-			event := oplog.List[index+1]
-
+		if event, _, ok := oplog.After(seq); ok {
 			// get details
 			token := bsonkit.Get(event, "_id")
 			nsDB := bsonkit.Get(event, "ns.db")

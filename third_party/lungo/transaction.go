@@ -756,7 +756,7 @@ func (t *Transaction) ListDatabases(query bsonkit.Doc) (bsonkit.List, error) {
 		// check emptiness
 		empty := true
 		for _, ns := range nss {
-			if len(ns.Documents.List) > 0 {
+			if ns.Documents.Len() > 0 {
 				empty = false
 			}
 		}
@@ -843,7 +843,7 @@ func (t *Transaction) CountDocuments(handle Handle) (int, error) {
 		return 0, nil
 	}
 
-	return len(namespace.Documents.List), nil
+	return namespace.Documents.Len(), nil
 }
 
 // ListIndexes will return a list of indexes in the specified namespace.
@@ -1033,30 +1033,31 @@ func (t *Transaction) Clean(minSize, maxSize int, minAge, maxAge time.Duration) 
 	maxTimestamp.T -= uint32(maxAge / time.Second)
 
 	// determine indexes
-	minIndex := len(oplog.Documents.List) - minSize
-	maxIndex := len(oplog.Documents.List) - maxSize
+	minIndex := oplog.Documents.Len() - minSize
+	maxIndex := oplog.Documents.Len() - maxSize
 
-	// prepare counter
-	dropped := 0
-
-	// drop events based on threshold and timestamp, break if none have been
-	// deleted
-	for i, doc := range oplog.Documents.List {
+	// drop events based on threshold and timestamp, stop at the first kept
+	var drop bsonkit.List
+	oplog.Documents.Scan(func(doc bsonkit.Doc) bool {
 		// get timestamp
 		ts := bsonkit.Get(doc, "_id.ts")
 
 		// determine inclusion
+		i := len(drop)
 		afterMin := i < minIndex && bsonkit.Compare(ts, minTimestamp) < 0
 		beyondMax := i < maxIndex || bsonkit.Compare(ts, maxTimestamp) < 0
 
 		// remove event if below threshold or timestamp
 		if afterMin && beyondMax {
-			oplog.Documents.Remove(doc)
-			dropped++
-		} else {
-			break
+			drop = append(drop, doc)
+			return true
 		}
+		return false
+	})
+	for _, doc := range drop {
+		oplog.Documents.Remove(doc)
 	}
+	dropped := len(drop)
 
 	// set flag
 	if dropped > 0 {

@@ -53,6 +53,11 @@ func (i *Index) Has(doc Doc) bool {
 	return item != nil
 }
 
+// Get returns the indexed document equal to key in the index's order.
+func (i *Index) Get(key Doc) (Doc, bool) {
+	return i.btree.Get(key)
+}
+
 // Remove will remove a document from the index. May return false if the document
 // has not yet been added to the index.
 func (i *Index) Remove(doc Doc) bool {

@@ -1,102 +1,154 @@
 package bsonkit
 
-// Set is set of unique documents. The set is not safe from concurrent access.
+import (
+	"sort"
+	"unsafe"
+
+	"github.com/tidwall/btree"
+)
+
+// Set is set of unique documents in insertion order. The set is not safe
+// from concurrent mutation; a set that is no longer mutated may be read
+// concurrently.
+//
+// Patched (saga-outbox platform): the set is two copy-on-write B-trees, one
+// by insertion sequence and one by document identity, so that Clone is O(1)
+// and Add, Replace and Remove are O(log n). The original copied a slice and
+// a map on every clone, which lungo does on every write, and shifted the
+// whole slice on every removal.
 type Set struct {
-	List  List
-	Index map[Doc]int
+	bySeq *btree.BTreeG[setItem]
+	byDoc *btree.BTreeG[setItem]
+	next  uint64
+}
+
+type setItem struct {
+	seq uint64
+	doc Doc
+}
+
+func lessSeq(a, b setItem) bool { return a.seq < b.seq }
+
+func lessDoc(a, b setItem) bool {
+	return uintptr(unsafe.Pointer(a.doc)) < uintptr(unsafe.Pointer(b.doc))
 }
 
 // NewSet returns a new set from the specified list.
 func NewSet(list List) *Set {
-	// create set
 	set := &Set{
-		Index: make(map[Doc]int, len(list)),
+		bySeq: btree.NewBTreeG(lessSeq),
+		byDoc: btree.NewBTreeG(lessDoc),
 	}
-
-	// add documents
 	for _, doc := range list {
 		set.Add(doc)
 	}
-
 	return set
+}
+
+// Len returns the number of documents.
+func (s *Set) Len() int { return s.bySeq.Len() }
+
+// Has reports whether the document is in the set.
+func (s *Set) Has(doc Doc) bool {
+	_, ok := s.byDoc.Get(setItem{doc: doc})
+	return ok
+}
+
+// Seq returns the document's insertion sequence, which orders the set.
+func (s *Set) Seq(doc Doc) (uint64, bool) {
+	item, ok := s.byDoc.Get(setItem{doc: doc})
+	return item.seq, ok
+}
+
+// After returns the first document whose sequence is greater than seq.
+func (s *Set) After(seq uint64) (Doc, uint64, bool) {
+	var found setItem
+	var ok bool
+	s.bySeq.Ascend(setItem{seq: seq + 1}, func(item setItem) bool {
+		found, ok = item, true
+		return false
+	})
+	return found.doc, found.seq, ok
+}
+
+// First returns the oldest document.
+func (s *Set) First() Doc {
+	item, _ := s.bySeq.Min()
+	return item.doc
+}
+
+// Last returns the newest document.
+func (s *Set) Last() Doc {
+	item, _ := s.bySeq.Max()
+	return item.doc
+}
+
+// Scan calls fn for each document in insertion order until it returns false.
+func (s *Set) Scan(fn func(Doc) bool) {
+	s.bySeq.Scan(func(item setItem) bool { return fn(item.doc) })
+}
+
+// List returns the documents in insertion order.
+func (s *Set) List() List {
+	list := make(List, 0, s.Len())
+	s.Scan(func(doc Doc) bool {
+		list = append(list, doc)
+		return true
+	})
+	return list
+}
+
+// Ordered sorts documents of the set into insertion order, in place.
+func (s *Set) Ordered(list List) List {
+	seqs := make(map[Doc]uint64, len(list))
+	for _, doc := range list {
+		seqs[doc], _ = s.Seq(doc)
+	}
+	sort.SliceStable(list, func(i, j int) bool { return seqs[list[i]] < seqs[list[j]] })
+	return list
 }
 
 // Add will add the document to set, if has not already been added. It may return
 // false if the document has already been added.
 func (s *Set) Add(doc Doc) bool {
-	// check if already added
-	if _, ok := s.Index[doc]; ok {
+	if s.Has(doc) {
 		return false
 	}
-
-	// append document
-	s.List = append(s.List, doc)
-	s.Index[doc] = len(s.List) - 1
-
+	s.next++
+	item := setItem{seq: s.next, doc: doc}
+	s.bySeq.Set(item)
+	s.byDoc.Set(item)
 	return true
 }
 
-// Replace will replace the first document with the second. It may return false
-// if the first document has not been added and the second already has been added.
+// Replace will replace the first document with the second, at the same
+// position. It may return false if the first document has not been added
+// and the second already has been added.
 func (s *Set) Replace(d1, d2 Doc) bool {
-	// get index
-	index, ok := s.Index[d1]
-	if !ok {
+	old, ok := s.byDoc.Get(setItem{doc: d1})
+	if !ok || s.Has(d2) {
 		return false
 	}
-
-	// check existence
-	if _, ok := s.Index[d2]; ok {
-		return false
-	}
-
-	// replace document
-	s.List[index] = d2
-
-	// update index
-	delete(s.Index, d1)
-	s.Index[d2] = index
-
+	s.byDoc.Delete(old)
+	item := setItem{seq: old.seq, doc: d2}
+	s.bySeq.Set(item)
+	s.byDoc.Set(item)
 	return true
 }
 
 // Remove will remove the document from the set. It may return false if the
 // document has not been added to the set.
 func (s *Set) Remove(doc Doc) bool {
-	// check if document has been added
-	i, ok := s.Index[doc]
+	item, ok := s.byDoc.Delete(setItem{doc: doc})
 	if !ok {
 		return false
 	}
-
-	// remove document
-	s.List = append(s.List[:i], s.List[i+1:]...)
-	delete(s.Index, doc)
-
-	// update index
-	for ; i < len(s.List); i++ {
-		s.Index[s.List[i]] = i
-	}
-
+	s.bySeq.Delete(item)
 	return true
 }
 
 // Clone will clone the set. Mutating the new set will not mutate the original
 // set.
 func (s *Set) Clone() *Set {
-	// prepare clone
-	clone := &Set{
-		List:  make(List, len(s.List)),
-		Index: make(map[Doc]int, len(s.Index)),
-	}
-
-	// copy list
-	copy(clone.List, s.List)
-
-	// copy index
-	for doc, index := range s.Index {
-		clone.Index[doc] = index
-	}
-
-	return clone
+	return &Set{bySeq: s.bySeq.Copy(), byDoc: s.byDoc.Copy(), next: s.next}
 }

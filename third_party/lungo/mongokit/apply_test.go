@@ -13,6 +13,7 @@ import (
 
 func applyTest(t *testing.T, upsert bool, doc bson.M, fn func(fn func(bson.M, []bson.M, interface{}))) {
 	t.Run("Mongo", func(t *testing.T) {
+		skipWithoutMongo(t)
 		coll := testCollection()
 
 		fn(func(update bson.M, arrayFilters []bson.M, result interface{}) {

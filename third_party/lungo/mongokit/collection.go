@@ -62,39 +62,87 @@ func NewCollection(idIndex bool) *Collection {
 
 // Find will look up the documents that match the specified query.
 func (c *Collection) Find(query, sort bsonkit.Doc, skip, limit int) (*Result, error) {
-	// get documents
-	list := c.Documents.List
-
-	// sort documents
-	var err error
-	if sort != nil && len(*sort) > 0 {
-		list, err = Sort(list, sort)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	// adjust limit
-	if limit > 0 {
-		limit += skip
-	}
-
-	// filter documents
-	list, err = Filter(list, query, limit)
+	list, err := c.Select(query, sort, skip, limit)
 	if err != nil {
 		return nil, err
-	}
-
-	// apply skip
-	if skip > len(list) {
-		list = nil
-	} else {
-		list = list[skip:]
 	}
 
 	return &Result{
 		Matched: list,
 	}, nil
+}
+
+// Select returns the documents that match query, sorted by sort (natural
+// order when nil), after skip, at most limit (0: all).
+//
+// Patched (saga-outbox platform): a query that names every field of a
+// unique index with a plain value reads its candidate through the index
+// instead of matching every document, and sorting happens after filtering
+// (the original sorted the whole collection first). Both give the same
+// documents in the same order as the original.
+func (c *Collection) Select(query, sort bsonkit.Doc, skip, limit int) (bsonkit.List, error) {
+	sorted := sort != nil && len(*sort) > 0
+
+	// get candidates
+	list, indexed := c.lookup(query)
+	if !indexed {
+		list = c.Documents.List()
+	}
+
+	// filter documents (all of them when sorting: the limit applies after)
+	filterLimit := 0
+	if limit > 0 && !sorted {
+		filterLimit = limit + skip
+	}
+	list, err := Filter(list, query, filterLimit)
+	if err != nil {
+		return nil, err
+	}
+
+	// sort documents
+	if sorted {
+		list, err = Sort(list, sort)
+		if err != nil {
+			return nil, err
+		}
+	} else if indexed && len(list) > 1 {
+		list = c.Documents.Ordered(list)
+	}
+
+	// apply skip and limit
+	if skip > len(list) {
+		list = nil
+	} else {
+		list = list[skip:]
+	}
+	if limit > 0 && len(list) > limit {
+		list = list[:limit]
+	}
+
+	return list, nil
+}
+
+// lookup returns the candidates for query from a unique index whose every
+// field the query names with a plain value (a string, number, ObjectID,
+// boolean or date: not a document, array, null or regex, whose matching
+// rules differ from the index's order), when no indexed document holds an
+// array in those fields. It reports false when no index applies.
+func (c *Collection) lookup(query bsonkit.Doc) (bsonkit.List, bool) {
+	if query == nil || len(*query) == 0 {
+		return nil, false
+	}
+	for _, index := range c.Indexes {
+		probe, ok := index.probe(query)
+		if !ok {
+			continue
+		}
+		doc, found := index.base.Get(probe)
+		if !found {
+			return bsonkit.List{}, true
+		}
+		return bsonkit.List{doc}, true
+	}
+	return nil, false
 }
 
 // Insert will add the specified document to the collection.
@@ -130,20 +178,8 @@ func (c *Collection) Insert(doc bsonkit.Doc) (*Result, error) {
 // Replace will look up the first document that matches the query and if found
 // replace it with the specified document.
 func (c *Collection) Replace(query, repl, sort bsonkit.Doc) (*Result, error) {
-	// get documents
-	list := c.Documents.List
-
-	// sort documents
-	var err error
-	if sort != nil && len(*sort) > 0 {
-		list, err = Sort(list, sort)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	// filter documents
-	list, err = Filter(list, query, 1)
+	// select document
+	list, err := c.Select(query, sort, 0, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -197,34 +233,10 @@ func (c *Collection) Replace(query, repl, sort bsonkit.Doc) (*Result, error) {
 // Update will look up all documents that match the specified query and update
 // them according to the update document.
 func (c *Collection) Update(query, update, sort bsonkit.Doc, skip, limit int, arrayFilters bsonkit.List) (*Result, error) {
-	// get documents
-	list := c.Documents.List
-
-	// sort documents
-	var err error
-	if sort != nil && len(*sort) > 0 {
-		list, err = Sort(list, sort)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	// adjust limit
-	if limit > 0 {
-		limit += skip
-	}
-
-	// filter documents
-	list, err = Filter(list, query, limit)
+	// select documents
+	list, err := c.Select(query, sort, skip, limit)
 	if err != nil {
 		return nil, err
-	}
-
-	// apply skip
-	if skip > len(list) {
-		list = nil
-	} else {
-		list = list[skip:]
 	}
 
 	// check list
@@ -368,34 +380,10 @@ func (c *Collection) Upsert(query, repl, update bsonkit.Doc, arrayFilters bsonki
 
 // Delete will remove all documents that match the specified query.
 func (c *Collection) Delete(query, sort bsonkit.Doc, skip, limit int) (*Result, error) {
-	// get documents
-	list := c.Documents.List
-
-	// sort documents
-	var err error
-	if sort != nil && len(*sort) > 0 {
-		list, err = Sort(list, sort)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	// adjust limit
-	if limit > 0 {
-		limit += skip
-	}
-
-	// filter documents
-	list, err = Filter(list, query, limit)
+	// select documents
+	list, err := c.Select(query, sort, skip, limit)
 	if err != nil {
 		return nil, err
-	}
-
-	// apply skip
-	if skip > len(list) {
-		list = nil
-	} else {
-		list = list[skip:]
 	}
 
 	// update indexes
@@ -461,7 +449,7 @@ func (c *Collection) CreateIndex(name string, config IndexConfig) (string, error
 	c.Indexes[name] = index
 
 	// build index
-	ok, err := index.Build(c.Documents.List)
+	ok, err := index.Build(c.Documents.List())
 	if err != nil {
 		return "", err
 	} else if !ok {

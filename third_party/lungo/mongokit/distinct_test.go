@@ -11,6 +11,7 @@ import (
 
 func distinctTest(t *testing.T, list bsonkit.List, fn func(fn func(string, bson.A))) {
 	t.Run("Mongo", func(t *testing.T) {
+		skipWithoutMongo(t)
 		coll := testCollection()
 
 		_, err := coll.DeleteMany(nil, bson.M{})

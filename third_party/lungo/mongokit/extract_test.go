@@ -12,6 +12,7 @@ import (
 
 func extractTest(t *testing.T, fn func(fn func(bson.M, interface{}))) {
 	t.Run("Mongo", func(t *testing.T) {
+		skipWithoutMongo(t)
 		coll := testCollection()
 
 		fn(func(query bson.M, result interface{}) {

@@ -2,11 +2,13 @@ package mongokit
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"github.com/256dpi/lungo/bsonkit"
 )
@@ -91,6 +93,7 @@ type Index struct {
 	config  IndexConfig
 	columns []bsonkit.Column
 	base    *bsonkit.Index
+	arrays  int // documents holding an array in an indexed field
 }
 
 // CreateIndex will create and return a new index.
@@ -155,7 +158,14 @@ func (i *Index) Add(doc bsonkit.Doc) (bool, error) {
 		}
 	}
 
-	return i.base.Add(doc), nil
+	if !i.base.Add(doc) {
+		return false, nil
+	}
+	if i.holdsArray(doc) {
+		i.arrays++
+	}
+
+	return true, nil
 }
 
 // Has returns whether the specified document has been added to the index.
@@ -186,7 +196,63 @@ func (i *Index) Remove(doc bsonkit.Doc) (bool, error) {
 		}
 	}
 
-	return i.base.Remove(doc), nil
+	if !i.base.Remove(doc) {
+		return false, nil
+	}
+	if i.holdsArray(doc) {
+		i.arrays--
+	}
+
+	return true, nil
+}
+
+func (i *Index) holdsArray(doc bsonkit.Doc) bool {
+	for _, column := range i.columns {
+		if _, ok := bsonkit.Get(doc, column.Path).(bson.A); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// probe returns the key to look up the one document a query can match in
+// this index, when the index is unique, not partial, holds no arrays in its
+// fields, and the query names each of its (top-level) fields with a plain
+// value. (Patched, saga-outbox platform: see Collection.Select.)
+func (i *Index) probe(query bsonkit.Doc) (bsonkit.Doc, bool) {
+	if !i.config.Unique || i.config.Partial != nil || i.arrays > 0 {
+		return nil, false
+	}
+	probe := make(bson.D, 0, len(i.columns))
+	for _, column := range i.columns {
+		if strings.Contains(column.Path, ".") {
+			return nil, false
+		}
+		var value interface{} = bsonkit.Missing
+		for _, e := range *query {
+			if e.Key == column.Path {
+				value = e.Value
+			}
+		}
+		if !plainValue(value) {
+			return nil, false
+		}
+		probe = append(probe, bson.E{Key: column.Path, Value: value})
+	}
+	return &probe, true
+}
+
+// plainValue reports whether an equality query on v matches exactly the
+// documents whose field compares equal to v.
+func plainValue(v interface{}) bool {
+	switch v := v.(type) {
+	case string, int32, int64, bool, primitive.ObjectID, primitive.DateTime:
+		return true
+	case float64:
+		return !math.IsNaN(v)
+	default:
+		return false
+	}
 }
 
 // List will return an ascending list of all documents in the index.
@@ -211,5 +277,6 @@ func (i *Index) Clone() *Index {
 		config:  i.config,
 		columns: i.columns,
 		base:    i.base.Clone(),
+		arrays:  i.arrays,
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 func matchTest(t *testing.T, doc bson.M, fn func(fn func(bson.M, interface{}))) {
 	t.Run("Mongo", func(t *testing.T) {
+		skipWithoutMongo(t)
 		coll := testCollection()
 		_, err := coll.InsertOne(nil, doc)
 		assert.NoError(t, err)

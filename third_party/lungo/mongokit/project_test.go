@@ -13,6 +13,7 @@ import (
 
 func projectTest(t *testing.T, doc bson.M, fn func(fn func(bson.M, interface{}))) {
 	t.Run("Mongo", func(t *testing.T) {
+		skipWithoutMongo(t)
 		coll := testCollection()
 		res, err := coll.InsertOne(nil, doc)
 		assert.NoError(t, err)
