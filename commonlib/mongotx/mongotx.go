@@ -37,8 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,6 +46,8 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/mongo/readpref"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
 )
 
 // Options selects and tunes the backend.
@@ -54,17 +55,27 @@ type Options struct {
 	// URI of a MongoDB replica set (see the package comment for the form
 	// it needs). Empty selects the embedded engine.
 	URI string
-	// Dir holds the embedded engine's file. Required when URI is empty.
+	// Dir holds the embedded engine's files (package journal). Required
+	// when URI is empty.
 	Dir string
-	// OplogSize bounds the embedded engine's change history (entries).
-	// Zero keeps lungo's default of 1,000.
-	OplogSize int
+	// HistorySize bounds the embedded engine's change history (oplog
+	// entries, each with its full document): a change stream that falls
+	// further behind loses its position (IsHistoryLost). Zero selects
+	// DefaultHistorySize.
+	HistorySize int
+	// Log receives the embedded store's lines (dropped journal tails,
+	// migrations, compactions). Nil discards them.
+	Log *slog.Logger
 }
+
+// DefaultHistorySize is the embedded engine's change history, in entries.
+const DefaultHistorySize = 10_000
 
 // Client is an open store.
 type Client struct {
 	lungo.IClient
 	engine   *lungo.Engine
+	journal  *journal.Store
 	embedded bool
 }
 
@@ -83,26 +94,39 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("embedded store needs a directory")
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create store directory: %w", err)
-	}
-	lopts := lungo.Options{Store: lungo.NewFileStore(filepath.Join(opts.Dir, "store.bson"), 0o600)}
-	if opts.OplogSize > 0 {
-		lopts.MaxOplogSize = opts.OplogSize
-		lopts.MinOplogSize = min(100, opts.OplogSize)
-	}
-	cl, engine, err := lungo.Open(ctx, lopts)
+	j, err := journal.Open(journal.Options{Dir: opts.Dir, Log: opts.Log})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
 	}
-	return &Client{IClient: cl, engine: engine, embedded: true}, nil
+	history := opts.HistorySize
+	if history <= 0 {
+		history = DefaultHistorySize
+	}
+	cl, engine, err := lungo.Open(ctx, lungo.Options{
+		Store:        j,
+		MinOplogSize: history,
+		MaxOplogSize: history,
+		// By count alone: lungo's default keeps every entry younger than
+		// five minutes, which under load is most of the store.
+		MinOplogAge: time.Nanosecond,
+	})
+	if err != nil {
+		_ = j.Close()
+		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
+	}
+	return &Client{IClient: cl, engine: engine, journal: j, embedded: true}, nil
 }
 
 // Embedded reports whether the client runs the in-process engine.
 func (c *Client) Embedded() bool { return c.embedded }
 
-// Ping checks that the store answers.
+// Ping checks that the store answers and, embedded, that it can write.
 func (c *Client) Ping(ctx context.Context) error {
+	if c.journal != nil {
+		if err := c.journal.Check(); err != nil {
+			return err
+		}
+	}
 	return c.IClient.Ping(ctx, readpref.Primary())
 }
 
@@ -110,7 +134,7 @@ func (c *Client) Ping(ctx context.Context) error {
 func (c *Client) Close(ctx context.Context) error {
 	if c.engine != nil {
 		c.engine.Close()
-		return nil
+		return c.journal.Close()
 	}
 	return c.IClient.Disconnect(ctx)
 }
@@ -185,6 +209,10 @@ func IsUnavailable(err error) bool {
 		return false
 	}
 	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ue *journal.UnavailableError
+	if errors.As(err, &ue) {
 		return true
 	}
 	var se mongo.ServerError

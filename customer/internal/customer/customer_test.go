@@ -126,7 +126,8 @@ func TestRegisterValidates(t *testing.T) {
 	}
 }
 
-// TestRegisterStoresNoCardSecrets reads the embedded engine's file.
+// TestRegisterStoresNoCardSecrets reads the embedded engine's files
+// (journal and snapshots).
 func TestRegisterStoresNoCardSecrets(t *testing.T) {
 	f := newFixture(t, nil)
 	r := blueprint()
@@ -138,12 +139,17 @@ func TestRegisterStoresNoCardSecrets(t *testing.T) {
 	if got := c.Card.MaskedNumber(); got != "******1234" {
 		t.Errorf("masked number = %s, want ******1234", got)
 	}
-	if err := f.client.Close(context.Background()); err != nil { // flush the store file
+	if err := f.client.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(f.dir, "store.bson"))
-	if err != nil {
-		t.Fatal(err)
+	var raw []byte
+	files, _ := filepath.Glob(filepath.Join(f.dir, "*"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b...)
 	}
 	for _, secret := range []string{"4929123456781234", "cvv", "CVV"} {
 		if bytes.Contains(raw, []byte(secret)) {

@@ -34,3 +34,15 @@ func Now() primitive.Timestamp {
 		I: tsCounter,
 	}
 }
+
+// Observe makes every later Now greater than ts: a store that loads
+// timestamps written by an earlier process calls it, so that change-stream
+// positions stay unique across a restart within the same second (patched,
+// saga-outbox platform).
+func Observe(ts primitive.Timestamp) {
+	tsMutex.Lock()
+	defer tsMutex.Unlock()
+	if ts.T > tsSeconds || (ts.T == tsSeconds && ts.I > tsCounter) {
+		tsSeconds, tsCounter = ts.T, ts.I
+	}
+}

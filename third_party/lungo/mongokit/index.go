@@ -255,6 +255,13 @@ func plainValue(v interface{}) bool {
 	}
 }
 
+// Get returns the indexed document equal to key in the index's order
+// (patched, saga-outbox platform: the journal's replay finds a document by
+// its _id through the _id_ index).
+func (i *Index) Get(key bsonkit.Doc) (bsonkit.Doc, bool) {
+	return i.base.Get(key)
+}
+
 // List will return an ascending list of all documents in the index.
 func (i *Index) List() bsonkit.List {
 	return i.base.List()
