@@ -13,6 +13,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -63,6 +64,8 @@ type Config struct {
 	Interesting               []string
 	LogLevel                  slog.Level
 	ShutdownTimeout           time.Duration
+	StoreHistory              int
+	StoreWriteQueue           int
 }
 
 // LoadConfig reads the shared variables; name is the binary's name.
@@ -81,6 +84,8 @@ func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string)
 		Interesting:               env.List("INTERESTING_EVENTS", strings.Join(interesting, ";"), ";"),
 		LogLevel:                  env.Level("LOG_LEVEL", "info"),
 		ShutdownTimeout:           env.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		StoreHistory:              env.Int("STORE_HISTORY_SIZE", mongotx.DefaultHistorySize, 100),
+		StoreWriteQueue:           env.Int("STORE_WRITE_QUEUE", mongotx.DefaultWriteQueue, 1),
 	}
 }
 
@@ -97,6 +102,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("CONSUMED_EVENTS_RETENTION", c.ConsumedEventsRetention),
 		slog.Duration("OUTBOX_RETENTION", c.OutboxRetention),
 		slog.String("INTERESTING_EVENTS", strings.Join(c.Interesting, ";")),
+		slog.Int("STORE_HISTORY_SIZE", c.StoreHistory),
+		slog.Int("STORE_WRITE_QUEUE", c.StoreWriteQueue),
 	)
 }
 
@@ -146,7 +153,13 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	cfg := spec.Config
 	log.Info("starting", "config", cfg)
 
-	store, err := mongotx.Open(ctx, mongotx.Options{URI: cfg.MongoURI, Dir: filepath.Join(cfg.DataDir, cfg.Name)})
+	store, err := mongotx.Open(ctx, mongotx.Options{
+		URI:         cfg.MongoURI,
+		Dir:         filepath.Join(cfg.DataDir, cfg.Name),
+		HistorySize: cfg.StoreHistory,
+		WriteQueue:  cfg.StoreWriteQueue,
+		Log:         log.With("component", "store"),
+	})
 	if err != nil {
 		return err
 	}
@@ -182,11 +195,17 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	var rel atomic.Pointer[relay.Relay]
 
 	// HTTP first: the service answers while Kafka is still being waited for.
-	e := httpapi.New(log, spec.MapError, "64KB")
-	g := e.Group(spec.BasePath)
+	e := httpapi.New(log, withStoreErrors(spec.MapError), "64KB")
+	g := e.Group(spec.BasePath, newWorkOnPost)
 	parts.Routes(g)
 	g.GET("/health", httpapi.Health(
 		httpapi.Check{Name: "store", Probe: store.Ping},
+		httpapi.Check{Name: "writes", Probe: func(context.Context) error {
+			if store.Saturated() {
+				return &httpapi.StateError{State: "SATURATED", Reason: "the store's write queue is full; new registrations are refused"}
+			}
+			return nil
+		}},
 		httpapi.Check{Name: "broker", Probe: func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) }},
 	))
 	g.GET("/outbox", func(c echo.Context) error {
@@ -304,6 +323,35 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// newWorkOnPost marks a POST's transactions as new work (mongotx.NewWork):
+// under overload they are refused at once, while the consumers' saga steps
+// already queued go first.
+func newWorkOnPost(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodPost {
+			c.SetRequest(c.Request().WithContext(mongotx.NewWork(c.Request().Context())))
+		}
+		return next(c)
+	}
+}
+
+// withStoreErrors answers 503 with Retry-After for a saturated or
+// unavailable store, before the service's own mapping.
+func withStoreErrors(mapErr httpapi.Mapper) httpapi.Mapper {
+	return func(err error) (int, httpapi.Problem, bool) {
+		switch {
+		case errors.Is(err, mongotx.ErrSaturated):
+			return http.StatusServiceUnavailable, httpapi.Problem{Code: "SATURATED", Message: "too many registrations in progress; retry later", RetryAfter: 1}, true
+		case mongotx.IsUnavailable(err):
+			return http.StatusServiceUnavailable, httpapi.Problem{Code: "STORE_UNAVAILABLE", Message: "the store is unavailable; retry later", RetryAfter: 5}, true
+		}
+		if mapErr == nil {
+			return 0, httpapi.Problem{}, false
+		}
+		return mapErr(err)
+	}
 }
 
 // outboxState is what GET <base>/outbox reports: the outbox's size and, with

@@ -1,8 +1,16 @@
 package app
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/httpapi"
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
 )
 
 func TestPurgeBefore(t *testing.T) {
@@ -26,5 +34,30 @@ func TestPurgeBefore(t *testing.T) {
 				t.Fatalf("purgeBefore = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStoreErrorsAnswer503WithRetryAfter(t *testing.T) {
+	none := func(error) (int, httpapi.Problem, bool) { return 0, httpapi.Problem{}, false }
+	tests := []struct {
+		name     string
+		err      error
+		wantCode string
+	}{
+		{"saturated", fmt.Errorf("register: %w", mongotx.ErrSaturated), "SATURATED"},
+		{"cannot write", fmt.Errorf("commit: %w", &journal.UnavailableError{Err: syscall.ENOSPC}), "STORE_UNAVAILABLE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, p, ok := withStoreErrors(none)(tt.err)
+			if !ok || status != http.StatusServiceUnavailable || p.Code != tt.wantCode || p.RetryAfter <= 0 {
+				t.Fatalf("got %d %+v %v, want 503 %s with a Retry-After", status, p, ok, tt.wantCode)
+			}
+		})
+	}
+	for _, m := range []httpapi.Mapper{none, nil} {
+		if _, _, ok := withStoreErrors(m)(errors.New("other")); ok {
+			t.Fatal("an unrelated error was mapped")
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type Problem struct {
 	Code    string                  `json:"code"`
 	Message string                  `json:"message"`
 	Fields  []validation.FieldError `json:"fields,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header
+	// (seconds), with 503 answers.
+	RetryAfter int `json:"-"`
 }
 
 // Mapper maps a service's own errors to a status and a problem; ok is false
@@ -54,6 +58,9 @@ func errorHandler(log *slog.Logger, mapErr Mapper) echo.HTTPErrorHandler {
 		status, p := toProblem(err, mapErr)
 		if status >= 500 {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		}
+		if p.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 		}
 		if c.Request().Method == http.MethodHead {
 			err = c.NoContent(status)
@@ -196,8 +203,15 @@ type Check struct {
 	Probe func(ctx context.Context) error
 }
 
+// StateError is a probe's error that names the check's state (such as
+// SATURATED) instead of DOWN.
+type StateError struct{ State, Reason string }
+
+func (e *StateError) Error() string { return strings.ToLower(e.State) + ": " + e.Reason }
+
 // Health answers 200 {"status":"UP"} when every check passes within two
-// seconds, 503 with the failing checks otherwise.
+// seconds, 503 with the failing checks otherwise: each DOWN, or the state
+// its probe's StateError names.
 func Health(checks ...Check) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
@@ -213,6 +227,10 @@ func Health(checks ...Check) echo.HandlerFunc {
 				state := "UP"
 				if err := ch.Probe(ctx); err != nil {
 					state = "DOWN"
+					var se *StateError
+					if errors.As(err, &se) {
+						state = se.State
+					}
 				}
 				mu.Lock()
 				defer mu.Unlock()

@@ -63,19 +63,31 @@ type Options struct {
 	// further behind loses its position (IsHistoryLost). Zero selects
 	// DefaultHistorySize.
 	HistorySize int
+	// WriteQueue bounds the transactions waiting to run: beyond it, new
+	// work (NewWork) is refused with ErrSaturated. Zero selects
+	// DefaultWriteQueue.
+	WriteQueue int
 	// Log receives the embedded store's lines (dropped journal tails,
 	// migrations, compactions). Nil discards them.
 	Log *slog.Logger
 }
 
-// DefaultHistorySize is the embedded engine's change history, in entries.
-const DefaultHistorySize = 10_000
+// Defaults of Options.
+const (
+	DefaultHistorySize = 10_000
+	DefaultWriteQueue  = 32
+)
+
+// mongoConcurrentWrites is how many transactions run at once on a real
+// MongoDB, which, unlike the embedded engine, runs them concurrently.
+const mongoConcurrentWrites = 64
 
 // Client is an open store.
 type Client struct {
 	lungo.IClient
 	engine   *lungo.Engine
 	journal  *journal.Store
+	gate     *gate
 	embedded bool
 }
 
@@ -84,12 +96,16 @@ type Client struct {
 // shows in the first operation (or Ping), as an error IsUnavailable
 // recognises.
 func Open(ctx context.Context, opts Options) (*Client, error) {
+	queue := opts.WriteQueue
+	if queue <= 0 {
+		queue = DefaultWriteQueue
+	}
 	if opts.URI != "" {
 		cl, err := lungo.Connect(ctx, options.Client().ApplyURI(opts.URI))
 		if err != nil {
 			return nil, fmt.Errorf("connect to mongodb: %w", err)
 		}
-		return &Client{IClient: cl}, nil
+		return &Client{IClient: cl, gate: newGate(mongoConcurrentWrites, queue)}, nil
 	}
 	if opts.Dir == "" {
 		return nil, errors.New("embedded store needs a directory")
@@ -114,7 +130,7 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 		_ = j.Close()
 		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
 	}
-	return &Client{IClient: cl, engine: engine, journal: j, embedded: true}, nil
+	return &Client{IClient: cl, engine: engine, journal: j, gate: newGate(1, queue), embedded: true}, nil
 }
 
 // Embedded reports whether the client runs the in-process engine.
@@ -155,10 +171,17 @@ type txKey struct{}
 // seconds whatever ctx says, and in a tight loop once ctx has expired. The
 // embedded engine runs one write transaction at a time, so its transactions
 // never conflict and are not retried.
+//
+// Transactions are admitted in order, steps before new work, with a
+// bounded queue: see NewWork and ErrSaturated.
 func (c *Client) Transact(ctx context.Context, fn func(ctx context.Context) error) error {
 	if InTransaction(ctx) {
 		return fn(ctx)
 	}
+	if err := c.gate.acquire(ctx, isNewWork(ctx)); err != nil {
+		return err
+	}
+	defer c.gate.release()
 	var stopped error
 	err := c.IClient.UseSession(ctx, func(sc lungo.ISessionContext) error {
 		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (interface{}, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/256dpi/lungo"
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -45,22 +43,17 @@ func openStore(t *testing.T) *mongotx.Client {
 	return client
 }
 
-// openSmallOplogStore opens a lungo engine whose change history keeps only
-// maxOplog entries. mongotx.Options.OplogSize cannot do that in a test:
-// lungo never trims entries younger than MinOplogAge (default 5 minutes).
+// openSmallOplogStore opens an embedded store whose change history keeps
+// only maxOplog entries.
 func openSmallOplogStore(t *testing.T, maxOplog int) *mongotx.Client {
 	t.Helper()
-	cl, engine, err := lungo.Open(context.Background(), lungo.Options{
-		Store:        lungo.NewFileStore(filepath.Join(t.TempDir(), "store.bson"), 0o600),
-		MinOplogSize: 1,
-		MaxOplogSize: maxOplog,
-		MinOplogAge:  time.Nanosecond,
-	})
+	ctx := context.Background()
+	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir(), HistorySize: maxOplog})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(engine.Close)
-	return &mongotx.Client{IClient: cl}
+	t.Cleanup(func() { _ = client.Close(ctx) })
+	return client
 }
 
 func startCluster(t *testing.T) []string {
