@@ -49,9 +49,11 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags outboxrelay_e2e ./relay/...
 
-## bench: the benchmarks behind the README's performance figures
+## bench: the performance report behind the README's figures (docs/bench/report.md, sagas.svg)
+##   sized by BENCH_SIZES (0,10000,100000), BENCH_SAGAS, BENCH_BACKLOG, BENCH_OPEN_SECONDS
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 300x -count 1 ./e2e/
+	BENCH_REPORT=1 $(GO) test -count=1 -run '^TestPerformanceReport$$' -timeout 120m -v ./e2e/ | grep -v 'time='
+	$(GO) test -count=1 -run '^$$' -bench BenchmarkInsertAtSize -benchtime 300x ./commonlib/mongotx/
 
 ## topics: topics, offsets and consumer-group lag of KAFKA_BROKERS (default localhost:9093)
 topics: build

@@ -75,7 +75,7 @@ type Options struct {
 // Defaults of Options.
 const (
 	DefaultHistorySize = 10_000
-	DefaultWriteQueue  = 32
+	DefaultWriteQueue  = 128
 )
 
 // mongoConcurrentWrites is how many transactions run at once on a real

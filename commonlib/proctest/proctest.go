@@ -113,6 +113,9 @@ func Start(t testing.TB, bin string, env []string) *Proc {
 	return p
 }
 
+// Pid is the process's id (for reading /proc).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Name is the binary's file name, for messages.
 func (p *Proc) Name() string { return p.name }
 

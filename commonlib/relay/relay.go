@@ -39,9 +39,10 @@ const createdAtField = "createdAt"
 
 // Defaults of Options.
 const (
-	DefaultBatchSize    = 256
-	DefaultRetryBackoff = 100 * time.Millisecond
-	DefaultMaxBackoff   = 30 * time.Second
+	DefaultBatchSize     = 256
+	DefaultRetryBackoff  = 100 * time.Millisecond
+	DefaultMaxBackoff    = 30 * time.Second
+	DefaultProbeInterval = 250 * time.Millisecond
 )
 
 // positionInterval bounds how stale the stored resume token gets while the
@@ -78,6 +79,15 @@ type Options struct {
 	// RetryBackoff is the first wait after a failure (default 100ms); it
 	// doubles up to MaxBackoff (default 30s).
 	RetryBackoff, MaxBackoff time.Duration
+	// Probe, when set, checks cheaply whether Kafka answers (for example
+	// kafkaclient.Ping of the producer's brokers). While the relay backs off
+	// after a batch Kafka did not acknowledge, it calls Probe every
+	// ProbeInterval (default 250ms) and sends the batch again as soon as
+	// Probe succeeds, instead of sleeping out a backoff of up to MaxBackoff
+	// after the broker is back. The batch itself is still sent only as
+	// often as the backoff allows while Probe fails. Nil: no probing.
+	Probe         func(context.Context) error
+	ProbeInterval time.Duration
 	// Holder names this replica in the lease (default: host name, pid and
 	// a random part). Replicas must not share one.
 	Holder string
@@ -190,6 +200,9 @@ func New(client *mongotx.Client, opts Options) (*Relay, error) {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.RetryBackoff)
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = DefaultProbeInterval
+	}
 	if opts.Holder == "" {
 		opts.Holder = defaultHolder()
 	}
@@ -589,6 +602,11 @@ func (r *Relay) publish(ctx context.Context, b batch) error {
 // ctx ends. Each attempt sends fresh copies: sarama keeps retry and
 // sequence state in the messages it was given.
 func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error {
+	rec := recovery{probe: r.opts.Probe, trusted: true}
+	var probe func(context.Context) error // nil: plain backoff
+	if r.opts.Probe != nil {
+		probe = rec.check
+	}
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -605,10 +623,41 @@ func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error 
 		backoff := retry.Backoff(attempt, r.opts.RetryBackoff, r.opts.MaxBackoff)
 		r.log.Warn("kafka did not acknowledge the batch; retrying the same batch",
 			"records", len(msgs), "attempt", attempt, "backoff", backoff, "err", err)
-		if !retry.Sleep(ctx, backoff) {
+		probed, ok := retry.SleepUntil(ctx, backoff, r.opts.ProbeInterval, probe)
+		if !ok {
 			return ctx.Err()
 		}
+		if probed {
+			rec.trusted = false
+			r.log.Info("kafka answers again; retrying the batch before the backoff ends", "records", len(msgs), "attempt", attempt+1)
+		}
 	}
+}
+
+// errNoRecovery is what recovery.check reports for a probe that succeeded
+// without having seen the broker down since it last ended a backoff.
+var errNoRecovery = errors.New("relay: kafka answered the probe throughout")
+
+// recovery lets Options.Probe end a send backoff early only when the
+// broker has come back. A failed send is evidence enough that it was down.
+// But when a send that a probe brought forward fails too, the probe cannot
+// see what fails (the broker answers but does not take the batch): it may
+// end a backoff again only once it has failed itself, so such a broker gets
+// the full exponential backoff instead of a batch every ProbeInterval.
+type recovery struct {
+	probe   func(context.Context) error
+	trusted bool // a probe success may end the backoff
+}
+
+func (v *recovery) check(ctx context.Context) error {
+	if err := v.probe(ctx); err != nil {
+		v.trusted = true
+		return err
+	}
+	if !v.trusted {
+		return errNoRecovery
+	}
+	return nil
 }
 
 func copyMessages(msgs []*sarama.ProducerMessage) []*sarama.ProducerMessage {

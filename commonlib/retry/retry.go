@@ -3,6 +3,9 @@
 //
 // Until loops for callers that retry everything until it works; the others
 // loop themselves with Backoff and Sleep, deciding what is worth retrying.
+// SleepUntil is Sleep for a long backoff that a cheap probe may cut short,
+// so a retry resumes soon after the failed dependency answers again while
+// the expensive operation itself still backs off.
 package retry
 
 import (
@@ -32,6 +35,45 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// SleepUntil waits d, or less when probe succeeds first. It calls probe
+// once per interval, the first time one interval in, never two calls at
+// once, each bounded by the next interval's start (and by d): a dependency
+// that stays down costs at most one probe per interval. With a nil probe,
+// or a d no longer than interval, it is Sleep. It reports whether probe
+// ended the wait, and whether the wait ended before ctx did.
+func SleepUntil(ctx context.Context, d, interval time.Duration, probe func(context.Context) error) (probed, ok bool) {
+	if probe == nil || interval <= 0 || d <= interval {
+		return false, Sleep(ctx, d)
+	}
+	start := time.Now()
+	end := start.Add(d)
+	for k := time.Duration(1); ; k++ {
+		at := start.Add(k * interval)
+		if !at.Before(end) {
+			return false, Sleep(ctx, time.Until(end))
+		}
+		if !Sleep(ctx, time.Until(at)) {
+			return false, false
+		}
+		deadline := at.Add(interval)
+		if deadline.After(end) {
+			deadline = end
+		}
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		err := probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return false, false
+		}
+		if err == nil {
+			return true, true
+		}
+		// A probe that overran its interval (it ignored its deadline) moves
+		// the next one on rather than being followed by a burst.
+		k = max(k, time.Since(start)/interval)
 	}
 }
 

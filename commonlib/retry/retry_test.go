@@ -56,3 +56,80 @@ func TestUntil(t *testing.T) {
 		t.Fatal("Until reported success for a function that never succeeds")
 	}
 }
+
+func TestSleepUntil(t *testing.T) {
+	down := errors.New("down")
+	// okFrom is the first probe call that succeeds; 0 means none does.
+	// block makes every call wait for its context to end.
+	tests := []struct {
+		name       string
+		d, every   time.Duration
+		nilProbe   bool
+		okFrom     int
+		block      bool
+		cancelIn   time.Duration
+		wantProbed bool
+		wantOK     bool
+		minCalls   int
+		maxCalls   int
+		minWait    time.Duration
+		maxWait    time.Duration
+	}{
+		{name: "no probe waits the full time", d: 60 * time.Millisecond, every: 10 * time.Millisecond, nilProbe: true,
+			wantOK: true, minWait: 60 * time.Millisecond, maxWait: time.Second},
+		{name: "short wait is not probed", d: 20 * time.Millisecond, every: 20 * time.Millisecond, okFrom: 1,
+			wantOK: true, minWait: 20 * time.Millisecond, maxWait: time.Second},
+		{name: "probe ends a long wait", d: time.Minute, every: 10 * time.Millisecond, okFrom: 3,
+			wantProbed: true, wantOK: true, minCalls: 3, maxCalls: 3, minWait: 30 * time.Millisecond, maxWait: 5 * time.Second},
+		{name: "failing probe waits the full time, once per interval", d: 100 * time.Millisecond, every: 20 * time.Millisecond,
+			wantOK: true, minCalls: 1, maxCalls: 4, minWait: 100 * time.Millisecond, maxWait: time.Second},
+		{name: "hanging probe is bounded by its interval", d: 100 * time.Millisecond, every: 20 * time.Millisecond, block: true,
+			wantOK: true, minCalls: 1, maxCalls: 4, minWait: 100 * time.Millisecond, maxWait: time.Second},
+		{name: "context ends the wait", d: time.Minute, every: 10 * time.Millisecond, cancelIn: 50 * time.Millisecond,
+			maxCalls: 5, minWait: 50 * time.Millisecond, maxWait: 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.cancelIn > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.cancelIn)
+				defer cancel()
+			}
+			calls := 0
+			var longest time.Duration
+			probe := func(pctx context.Context) error {
+				calls++
+				if dl, ok := pctx.Deadline(); ok {
+					longest = max(longest, time.Until(dl))
+				}
+				if tt.block {
+					<-pctx.Done()
+					return pctx.Err()
+				}
+				if tt.okFrom > 0 && calls >= tt.okFrom {
+					return nil
+				}
+				return down
+			}
+			if tt.nilProbe {
+				probe = nil
+			}
+			start := time.Now()
+			probed, ok := retry.SleepUntil(ctx, tt.d, tt.every, probe)
+			waited := time.Since(start)
+			if probed != tt.wantProbed || ok != tt.wantOK {
+				t.Errorf("SleepUntil = (probed %v, ok %v), want (%v, %v)", probed, ok, tt.wantProbed, tt.wantOK)
+			}
+			if calls < tt.minCalls || calls > tt.maxCalls {
+				t.Errorf("probe calls = %d, want %d to %d", calls, tt.minCalls, tt.maxCalls)
+			}
+			if waited < tt.minWait || waited > tt.maxWait {
+				t.Errorf("waited %v, want %v to %v", waited, tt.minWait, tt.maxWait)
+			}
+			if longest > tt.every {
+				t.Errorf("longest probe deadline %v, want at most %v", longest, tt.every)
+			}
+		})
+	}
+}
