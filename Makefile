@@ -7,7 +7,7 @@ BIN   := $(CURDIR)/bin
 
 # Every module of the workspace (go.work); `go test ./...` at the root would
 # stop at module boundaries.
-MODULES := commonlib customer payment debezium devkafka relay e2e
+MODULES := commonlib customer payment debezium devkafka relay e2e third_party/lungo
 PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 BINARIES := ./customer/cmd/customer-service ./payment/cmd/payment-service \
             ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect ./relay/cmd/outbox-relay
@@ -52,7 +52,7 @@ lint:
 ## bench: the performance report behind the README's figures (docs/bench/report.md, sagas.svg)
 ##   sized by BENCH_SIZES (0,10000,100000), BENCH_SAGAS, BENCH_BACKLOG, BENCH_OPEN_SECONDS
 bench:
-	BENCH_REPORT=1 $(GO) test -count=1 -run '^TestPerformanceReport$$' -timeout 120m -v ./e2e/ | grep -v 'time='
+	set -o pipefail; BENCH_REPORT=1 $(GO) test -count=1 -run '^TestPerformanceReport$$' -timeout 120m -v ./e2e/ | grep --line-buffered -v 'time='
 	$(GO) test -count=1 -run '^$$' -bench BenchmarkInsertAtSize -benchtime 300x ./commonlib/mongotx/
 
 ## topics: topics, offsets and consumer-group lag of KAFKA_BROKERS (default localhost:9093)

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -264,7 +267,8 @@ func (rp *replayer) observeClock() {
 
 // snapRecord is one record of a snapshot: the header (Version), a
 // namespace (NS, Indexes, Count) followed by its documents in batches
-// (Docs), and the trailer (End) that proves the snapshot complete.
+// (Docs and their Count), and the trailer (End) that proves the snapshot
+// complete.
 type snapRecord struct {
 	Version    int          `bson:"v,omitempty"`
 	NS         *[2]string   `bson:"ns,omitempty"`
@@ -274,6 +278,16 @@ type snapRecord struct {
 	End        bool         `bson:"end,omitempty"`
 	Namespaces int64        `bson:"nss,omitempty"`
 	Total      int64        `bson:"total,omitempty"`
+}
+
+// snapHead is a snapshot record without its documents.
+type snapHead struct {
+	NS         *[2]string  `bson:"ns,omitempty"`
+	Indexes    []indexMeta `bson:"i,omitempty"`
+	Count      int64       `bson:"n,omitempty"`
+	End        bool        `bson:"end,omitempty"`
+	Namespaces int64       `bson:"nss,omitempty"`
+	Total      int64       `bson:"total,omitempty"`
 }
 
 const snapBatch = 512
@@ -328,7 +342,7 @@ func writeSnapshot(path string, catalog *lungo.Catalog) (int64, error) {
 		}
 		for len(docs) > 0 {
 			n := min(snapBatch, len(docs))
-			if err := put(snapRecord{Docs: docs[:n]}); err != nil {
+			if err := put(snapRecord{Docs: docs[:n], Count: int64(n)}); err != nil {
 				return fail(err)
 			}
 			docs = docs[n:]
@@ -387,53 +401,144 @@ func readSnapshot(path string) (*lungo.Catalog, error) {
 	if head.Version != 1 {
 		return nil, fmt.Errorf("unknown snapshot version %d", head.Version)
 	}
-	catalog := &lungo.Catalog{Namespaces: map[lungo.Handle]*mongokit.Collection{}}
+	// Read and check every record first, then decode the documents and
+	// build the sets and indexes on every core: start-up time is mostly
+	// decoding and index building.
+	type nsRead struct {
+		handle  lungo.Handle
+		indexes []indexMeta
+		count   int64
+		batches [][]byte
+		docs    []bsonkit.List
+	}
+	var nss []*nsRead
 	var total int64
 	for {
-		r, err := next()
+		payload, err := rd.next()
+		if err == io.EOF {
+			return nil, errors.New("truncated: no trailer")
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("at offset %d: %w", rd.offset, err)
 		}
-		if r.End {
-			if r.Namespaces != int64(len(catalog.Namespaces)) || r.Total != total {
-				return nil, fmt.Errorf("trailer says %d namespaces and %d documents, read %d and %d", r.Namespaces, r.Total, len(catalog.Namespaces), total)
+		// The documents are decoded later, in parallel: skip them here.
+		var r snapHead
+		if err := bson.Unmarshal(payload, &r); err != nil {
+			return nil, fmt.Errorf("at offset %d: %w", rd.offset, err)
+		}
+		switch {
+		case r.End:
+			if r.Namespaces != int64(len(nss)) || r.Total != total {
+				return nil, fmt.Errorf("trailer says %d namespaces and %d documents, read %d and %d", r.Namespaces, r.Total, len(nss), total)
 			}
-			break
-		}
-		if r.NS == nil {
-			return nil, fmt.Errorf("at offset %d: expected a namespace record", rd.offset)
-		}
-		docs := make(bsonkit.List, 0, r.Count)
-		for int64(len(docs)) < r.Count {
-			b, err := next()
-			if err != nil {
-				return nil, err
+			return buildCatalog(nss, func(n *nsRead) (lungo.Handle, []indexMeta, int64, [][]byte) {
+				return n.handle, n.indexes, n.count, n.batches
+			})
+		case r.NS != nil:
+			nss = append(nss, &nsRead{handle: lungo.Handle(*r.NS), indexes: r.Indexes, count: r.Count})
+		case r.Count > 0:
+			if len(nss) == 0 {
+				return nil, fmt.Errorf("at offset %d: documents before a namespace", rd.offset)
 			}
-			if len(b.Docs) == 0 {
-				return nil, fmt.Errorf("at offset %d: namespace %s: expected documents", rd.offset, lungo.Handle(*r.NS))
-			}
-			docs = append(docs, b.Docs...)
+			n := nss[len(nss)-1]
+			n.batches = append(n.batches, payload)
+			total += r.Count
+		default:
+			return nil, fmt.Errorf("at offset %d: unknown record", rd.offset)
 		}
-		if int64(len(docs)) != r.Count {
-			return nil, fmt.Errorf("namespace %s: %d documents, header says %d", lungo.Handle(*r.NS), len(docs), r.Count)
+	}
+}
+
+// buildCatalog decodes the namespaces' batches and builds their sets and
+// indexes, in parallel.
+func buildCatalog[N any](nss []N, parts func(N) (lungo.Handle, []indexMeta, int64, [][]byte)) (*lungo.Catalog, error) {
+	type job struct {
+		ns, batch int
+		payload   []byte
+	}
+	decoded := make([][]bsonkit.List, len(nss))
+	var jobs []job
+	for i, n := range nss {
+		_, _, _, batches := parts(n)
+		decoded[i] = make([]bsonkit.List, len(batches))
+		for j, b := range batches {
+			jobs = append(jobs, job{i, j, b})
 		}
-		total += r.Count
+	}
+	if err := parallel(len(jobs), func(k int) error {
+		var r snapRecord
+		if err := bson.Unmarshal(jobs[k].payload, &r); err != nil {
+			return err
+		}
+		decoded[jobs[k].ns][jobs[k].batch] = r.Docs
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	catalog := &lungo.Catalog{Namespaces: map[lungo.Handle]*mongokit.Collection{}}
+	type build struct {
+		coll *mongokit.Collection
+		meta indexMeta
+		docs bsonkit.List
+		h    lungo.Handle
+	}
+	var builds []build
+	for i, n := range nss {
+		h, indexes, count, _ := parts(n)
+		var docs bsonkit.List
+		for _, b := range decoded[i] {
+			docs = append(docs, b...)
+		}
+		if int64(len(docs)) != count {
+			return nil, fmt.Errorf("namespace %s: %d documents, header says %d", h, len(docs), count)
+		}
 		c := mongokit.NewCollection(false)
 		c.Documents = bsonkit.NewSet(docs)
-		for _, im := range r.Indexes {
-			idx, err := mongokit.CreateIndex(im.config())
-			if err != nil {
-				return nil, err
-			}
-			if ok, err := idx.Build(docs); err != nil || !ok {
-				return nil, fmt.Errorf("namespace %s: index %s does not build (%v)", lungo.Handle(*r.NS), im.Name, err)
-			}
-			c.Indexes[im.Name] = idx
+		catalog.Namespaces[h] = c
+		for _, im := range indexes {
+			builds = append(builds, build{c, im, docs, h})
 		}
-		catalog.Namespaces[lungo.Handle(*r.NS)] = c
 	}
-	if catalog.Namespaces[lungo.Oplog] == nil {
-		catalog.Namespaces[lungo.Oplog] = mongokit.NewCollection(false)
+	built := make([]*mongokit.Index, len(builds))
+	if err := parallel(len(builds), func(k int) error {
+		b := builds[k]
+		idx, err := mongokit.CreateIndex(b.meta.config())
+		if err != nil {
+			return err
+		}
+		if ok, err := idx.Build(b.docs); err != nil || !ok {
+			return fmt.Errorf("namespace %s: index %s does not build (%v)", b.h, b.meta.Name, err)
+		}
+		built[k] = idx
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for k, b := range builds {
+		b.coll.Indexes[b.meta.Name] = built[k]
 	}
 	return catalog, nil
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines and returns the first
+// error.
+func parallel(n int, fn func(int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= n || errs[w] != nil {
+					return
+				}
+				errs[w] = fn(k)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

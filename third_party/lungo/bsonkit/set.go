@@ -1,6 +1,8 @@
 package bsonkit
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"unsafe"
 
@@ -33,14 +35,34 @@ func lessDoc(a, b setItem) bool {
 	return uintptr(unsafe.Pointer(a.doc)) < uintptr(unsafe.Pointer(b.doc))
 }
 
-// NewSet returns a new set from the specified list.
+// NewSet returns a new set from the specified list, bulk-loading both trees
+// (a list is in insertion order; duplicates are skipped).
 func NewSet(list List) *Set {
 	set := &Set{
 		bySeq: btree.NewBTreeG(lessSeq),
 		byDoc: btree.NewBTreeG(lessDoc),
 	}
+	items := make([]setItem, 0, len(list))
 	for _, doc := range list {
-		set.Add(doc)
+		set.next++
+		items = append(items, setItem{seq: set.next, doc: doc})
+	}
+	byDoc := slices.Clone(items)
+	slices.SortStableFunc(byDoc, func(a, b setItem) int {
+		return cmp.Compare(uintptr(unsafe.Pointer(a.doc)), uintptr(unsafe.Pointer(b.doc)))
+	})
+	skip := map[uint64]bool{}
+	for j, item := range byDoc {
+		if j > 0 && byDoc[j-1].doc == item.doc {
+			skip[item.seq] = true // a duplicate: keep the first
+			continue
+		}
+		set.byDoc.Load(item)
+	}
+	for _, item := range items {
+		if !skip[item.seq] {
+			set.bySeq.Load(item)
+		}
 	}
 	return set
 }

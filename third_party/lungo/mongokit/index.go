@@ -131,13 +131,40 @@ func CreateIndex(config IndexConfig) (*Index, error) {
 // Build will build the index from the specified list. It may return false if
 // there was a unique constraint error when building the index.
 func (i *Index) Build(list bsonkit.List) (bool, error) {
-	// add documents
+	// keep documents that match the partial expression
+	if i.config.Partial != nil {
+		matched := make(bsonkit.List, 0, len(list))
+		for _, doc := range list {
+			ok, err := Match(doc, i.config.Partial)
+			if err != nil {
+				return false, err
+			} else if ok {
+				matched = append(matched, doc)
+			}
+		}
+		list = matched
+	}
+
+	// add documents to a filled index one by one
+	if i.base.Len() > 0 {
+		for _, doc := range list {
+			if !i.base.Add(doc) {
+				return false, nil
+			}
+			if i.holdsArray(doc) {
+				i.arrays++
+			}
+		}
+		return true, nil
+	}
+
+	// bulk-load an empty one (patched, saga-outbox platform)
+	if !i.base.Build(list) {
+		return false, nil
+	}
 	for _, doc := range list {
-		ok, err := i.Add(doc)
-		if err != nil {
-			return false, err
-		} else if !ok {
-			return false, nil
+		if i.holdsArray(doc) {
+			i.arrays++
 		}
 	}
 
