@@ -23,6 +23,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // TestPerformanceReport is make bench: one run on the real binaries that
@@ -355,7 +356,8 @@ type backlogResult struct {
 	Events             int
 	RelayPerSec, Raw   float64
 	RelayTook, RawTook time.Duration
-	Records            int // records read until every backlog event arrived
+	Records            int    // records read until every backlog event arrived
+	RelayStatus        string // GET /outbox afterwards: sweeps, history lost
 }
 
 // relayBacklog stops the broker, registers n customers (the HTTP API keeps
@@ -375,7 +377,8 @@ func (l *load) relayBacklog(t *testing.T, n int) backlogResult {
 	records := waitKeys(t, p.kafkaAddr, topic, from, ids, 5*time.Minute)
 	took := time.Since(start)
 	raw := rawProducerRate(t, p.kafkaAddr, sampleValue(t, p, topic), n)
-	return backlogResult{Events: n, RelayPerSec: float64(n) / took.Seconds(), RelayTook: took, Raw: float64(n) / raw.Seconds(), RawTook: raw, Records: records}
+	_, status := proctest.HTTP(t, "GET", p.customerURL("/outbox"), "")
+	return backlogResult{Events: n, RelayPerSec: float64(n) / took.Seconds(), RelayTook: took, Raw: float64(n) / raw.Seconds(), RawTook: raw, Records: records, RelayStatus: status}
 }
 
 func partitionEnds(t *testing.T, addr, topic string) map[int32]int64 {
@@ -654,6 +657,8 @@ func renderReport(rows []sizeRow, open openResult, relay, drain backlogResult, s
 	fmt.Fprintf(&b, "\n## Backlogs of %d events\n\n", backlog)
 	fmt.Fprintf(&b, "| what | events/s | took | limit underneath | ratio |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| relay publishing a backlog after a broker outage (from broker start until every backlog registration's event is on the topic; %d records read meanwhile) | %.0f | %.1f s | raw sarama producer, same settings and batch size, same broker: %.0f/s | %.2f |\n", relay.Records, relay.RelayPerSec, relay.RelayTook.Seconds(), relay.Raw, relay.RelayPerSec/relay.Raw)
+	fmt.Fprintf(&b, "\ncustomer-service's relay after the backlog (`GET /customer-service/outbox`): `%s`\n\n", strings.TrimSpace(relay.RelayStatus))
+	fmt.Fprintf(&b, "| what | events/s | took | limit underneath | ratio |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| consumers draining a backlog (payment-service started on %d waiting events; each saga to its end) | %.0f | %.1f s | | |\n", backlog, drain.RelayPerSec, drain.RelayTook.Seconds())
 	return b.String()
 }

@@ -279,7 +279,10 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			return
 		}
 		if cfg.Relay == RelayEmbedded {
-			r, err := relay.New(store, relay.Options{Config: relayConfig, Database: spec.Database, Producer: producer, Log: log.With("component", "relay")})
+			r, err := relay.New(store, relay.Options{
+				Config: relayConfig, Database: spec.Database, Producer: producer, Log: log.With("component", "relay"),
+				Probe: func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) },
+			})
 			if err != nil {
 				failed <- fmt.Errorf("outbox relay: %w", err)
 				return

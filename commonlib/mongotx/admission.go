@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrSaturated says a transaction of new work was refused at once because
@@ -26,8 +27,15 @@ func isNewWork(ctx context.Context) bool {
 	return v
 }
 
+// maxQueueWait bounds how long new work may expect to wait in the queue:
+// beyond it (queued transactions × their average duration), new work is
+// refused even below the count bound, so that a POST under overload gets
+// its answer in well under a second whatever one transaction costs.
+const maxQueueWait = 200 * time.Millisecond
+
 // gate admits transactions: at most limit at once, the rest queued, steps
-// before new work; new work is refused while queued reaches bound. The
+// before new work; new work is refused while queued reaches bound or its
+// expected wait passes maxQueueWait. The
 // embedded engine runs one write transaction at a time (limit 1), so the
 // queue forms here, where it can be ordered and bounded, instead of on
 // lungo's write token, which writes outside Transact (the relay's lease
@@ -39,6 +47,7 @@ type gate struct {
 	running int
 	steps   []chan struct{}
 	fresh   []chan struct{}
+	avgHold time.Duration // moving average of a transaction's duration
 }
 
 func newGate(limit, bound int) *gate { return &gate{limit: limit, bound: bound} }
@@ -53,7 +62,7 @@ func (g *gate) acquire(ctx context.Context, newWork bool) error {
 		g.mu.Unlock()
 		return nil
 	}
-	if newWork && g.queued() >= g.bound {
+	if newWork && g.full() {
 		g.mu.Unlock()
 		return ErrSaturated
 	}
@@ -79,9 +88,18 @@ func (g *gate) acquire(ctx context.Context, newWork bool) error {
 	}
 }
 
-func (g *gate) release() {
+// full reports whether new work would be refused. Called with g.mu held.
+func (g *gate) full() bool {
+	expected := time.Duration(g.queued()+1) * g.avgHold / time.Duration(g.limit)
+	return g.queued() >= g.bound || expected > maxQueueWait
+}
+
+// release frees the slot taken at start, learning how long it was held.
+func (g *gate) release(start time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	held := time.Since(start)
+	g.avgHold += (held - g.avgHold) / 8
 	g.releaseLocked()
 }
 
@@ -113,5 +131,5 @@ func removeWaiter(q *[]chan struct{}, ch chan struct{}) bool {
 func (c *Client) Saturated() bool {
 	c.gate.mu.Lock()
 	defer c.gate.mu.Unlock()
-	return c.gate.queued() >= c.gate.bound
+	return c.gate.full()
 }

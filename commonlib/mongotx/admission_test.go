@@ -21,7 +21,7 @@ func TestGateOrdersStepsFirstAndShedsNewWork(t *testing.T) {
 				return
 			}
 			order <- name
-			g.release()
+			g.release(time.Now())
 		}()
 	}
 	wait("new", true)
@@ -32,7 +32,7 @@ func TestGateOrdersStepsFirstAndShedsNewWork(t *testing.T) {
 	if err := g.acquire(ctx, true); !errors.Is(err, ErrSaturated) {
 		t.Fatalf("new work on a full queue: %v, want ErrSaturated", err)
 	}
-	g.release()
+	g.release(time.Now())
 	if got := []string{<-order, <-order}; got[0] != "step" || got[1] != "new" {
 		t.Fatalf("order %v, want [step new]", got)
 	}
@@ -51,7 +51,7 @@ func TestGateWaiterGivesUp(t *testing.T) {
 	if g.queued() != 0 {
 		t.Fatalf("queued %d after giving up, want 0", g.queued())
 	}
-	g.release()
+	g.release(time.Now())
 	if err := g.acquire(context.Background(), true); err != nil {
 		t.Fatalf("slot not free after release: %v", err)
 	}
@@ -68,4 +68,18 @@ func waitQueued(t *testing.T, g *gate, n int) {
 		}
 	}
 	t.Fatalf("queue never reached %d", n)
+}
+
+func TestGateShedsNewWorkOnExpectedWait(t *testing.T) {
+	g := newGate(1, 100)
+	g.avgHold = 150 * time.Millisecond
+	if err := g.acquire(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.acquire(context.Background(), false) }()
+	waitQueued(t, g, 1)
+	// One queued at 150 ms each: new work would wait about 300 ms.
+	if err := g.acquire(context.Background(), true); !errors.Is(err, ErrSaturated) {
+		t.Fatalf("got %v, want ErrSaturated on an expected wait over %v", err, maxQueueWait)
+	}
 }

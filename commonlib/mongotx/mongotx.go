@@ -181,7 +181,7 @@ func (c *Client) Transact(ctx context.Context, fn func(ctx context.Context) erro
 	if err := c.gate.acquire(ctx, isNewWork(ctx)); err != nil {
 		return err
 	}
-	defer c.gate.release()
+	defer c.gate.release(time.Now())
 	var stopped error
 	err := c.IClient.UseSession(ctx, func(sc lungo.ISessionContext) error {
 		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (interface{}, error) {
