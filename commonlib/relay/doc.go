@@ -16,7 +16,9 @@
 //     position (resume token, published-through mark) in the collection
 //     "outbox-relay" of that database only after Kafka acknowledged a batch,
 //     and resumes after it. Kafka errors are retried with the same batch
-//     until they succeed; nothing is skipped.
+//     until they succeed; nothing is skipped. Given a probe of the broker
+//     (Options.Probe), it retries as soon as the broker answers again
+//     rather than after a backoff grown long in an outage.
 //   - With no stored position, or when the position has left the change
 //     history, it opens a new stream first and then sweeps every routed
 //     collection in createdAt order, ties in insertion order (like

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
@@ -86,21 +87,23 @@ func startOutageCluster(t *testing.T) ([]string, *outageListener) {
 	return c.ListenAddrs(), ln
 }
 
-// TestRelayResumesWhenBrokerReturns: after an outage long enough for the
-// backoff to reach seconds, the relay publishes its backlog within about a
-// second of the broker answering again, because it probes the broker while
-// it backs off. While the broker stays down the probes do not send the
-// batch, and they cost about one connection per ProbeInterval.
+// TestRelayResumesWhenBrokerReturns: a backlog that built up during an
+// outage is published within about a second of the broker answering again,
+// however long the outage: the relay probes the broker instead of sleeping
+// out a backoff (here it would have reached 4 s). While the broker stays
+// down the relay does not send the batch again, and probing costs about
+// one connection per ProbeInterval.
 func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 	const backlog = 1000
 	client := openStore(t)
 	addrs, ln := startOutageCluster(t)
 	cfg := producerConfig()
-	// Fail a send fast, so the relay's backoff (not sarama's) is what
-	// waits.
-	cfg.Producer.Retry.Max = 2
+	// Fail a send at once, so the relay's backoff (not sarama's own
+	// retries) is what waits.
+	cfg.Producer.Retry.Max = 1
+	cfg.Producer.Retry.Backoff = time.Millisecond
 	cfg.Metadata.Retry.Max = 1
-	cfg.Metadata.Retry.Backoff = 20 * time.Millisecond
+	cfg.Metadata.Retry.Backoff = time.Millisecond
 	producer, err := sarama.NewSyncProducer(addrs, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -115,19 +118,21 @@ func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 	waitFor(t, "the first sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
 
 	ln.setDown(true)
-	downAt := time.Now()
 	events := make([]outbox.Event, backlog)
 	for i := range events {
 		events[i] = newEvent(fmt.Sprintf("c-%d", i%50), i/50)
 	}
-	commit(t, client, events...)
-	t.Logf("commit took %v", time.Since(downAt))
-	// Failed sends back off 1 s, 2 s, then 4 s: come back early in that.
-	waitFor(t, "three failed sends", func() bool { return r.Stats().KafkaRetries >= 3 }, r)
-	time.Sleep(500 * time.Millisecond)
+	commit(t, client, events[0])
+	waitFor(t, "a failed send", func() bool { return r.Stats().KafkaRetries >= 1 }, r)
+	failedAt := time.Now()
+	refusedBefore := ln.refused.Load()
+	commit(t, client, events[1:]...)
+	// Without probing the relay would retry 1 s, 3 s and 7 s after the
+	// first failure: return in the middle of the 4 s wait.
+	time.Sleep(3500 * time.Millisecond)
 	sends := r.Stats().KafkaRetries
-	down := time.Since(downAt)
-	refused := ln.refused.Load()
+	down := time.Since(failedAt)
+	probes := ln.refused.Load() - refusedBefore
 
 	ln.setDown(false)
 	backAt := time.Now()
@@ -135,20 +140,19 @@ func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 	resumed := time.Since(backAt)
 	waitFor(t, "the backlog", published(r, backlog), r)
 	drained := time.Since(backAt)
-	perSecond := float64(refused) / down.Seconds()
-	t.Logf("down %v: %d failed sends, %d connections (%.1f/s); back: first record after %v, backlog of %d after %v",
-		down.Round(time.Millisecond), sends, refused, perSecond, resumed.Round(time.Millisecond), backlog, drained.Round(time.Millisecond))
+	perSecond := float64(probes) / down.Seconds()
+	t.Logf("down %v after the first failure: %d failed sends, %d connections (%.1f/s); back: first record after %v, backlog of %d after %v",
+		down.Round(time.Millisecond), sends, probes, perSecond, resumed.Round(time.Millisecond), backlog, drained.Round(time.Millisecond))
 
-	if resumed > 1500*time.Millisecond {
-		t.Errorf("publishing resumed %v after the broker returned, want within 1.5s", resumed)
+	if drained > 1500*time.Millisecond {
+		t.Errorf("backlog published %v after the broker returned (first record after %v), want within 1.5s", drained, resumed)
 	}
-	if sends != 3 {
-		t.Errorf("failed sends while down = %d, want 3 (probes must not send the batch)", sends)
+	if sends != 1 {
+		t.Errorf("failed sends while down = %d, want 1 (the batch waits for the probe)", sends)
 	}
-	// ProbeInterval 250ms allows 4 probes a second; the rest are the
-	// producer's own reconnects during the three sends.
-	if perSecond > 8 {
-		t.Errorf("connections while down = %.1f/s, want at most 8/s", perSecond)
+	// ProbeInterval 250ms: 4 probes a second.
+	if perSecond > 6 {
+		t.Errorf("connections while down = %.1f/s, want at most 6/s", perSecond)
 	}
 
 	r.stop()
@@ -158,65 +162,159 @@ func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 }
 
 // TestRelayProbeAnswersButSendsFail: a broker that answers the probe but
-// does not take the batch gets the full exponential backoff after one
-// early retry, not a batch every ProbeInterval.
+// does not take the batch gets it after an exponential backoff, not every
+// ProbeInterval.
 func TestRelayProbeAnswersButSendsFail(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
 	producer := &flakyProducer{SyncProducer: newProducer(t, addrs)}
-	var probes atomic.Int64
 	r := startRelay(t, client, producer, func(o *Options) {
 		o.RetryBackoff = 100 * time.Millisecond
 		o.MaxBackoff = 30 * time.Second
 		o.ProbeInterval = 10 * time.Millisecond
-		o.Probe = func(context.Context) error { probes.Add(1); return nil }
+		o.Probe = func(context.Context) error { return nil }
 	})
 	waitFor(t, "the first sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
 	producer.down.Store(true)
 	commit(t, client, newEvent("c-1", 1))
 	waitFor(t, "a failed send", func() bool { return producer.failures.Load() >= 1 }, r)
 
-	// Sends fail at 0, ~10ms (the probe's early retry), then after the full
-	// 200ms, 400ms and 800ms: four within the next second. Retrying every
+	// Retries 100ms, 200ms, 400ms and 800ms (plus a ProbeInterval) after
+	// the send before: four sends within the first second. Retrying every
 	// ProbeInterval would make it about a hundred.
 	time.Sleep(time.Second)
 	failures := producer.failures.Load()
-	t.Logf("failed sends in 1s: %d, probes %d", failures, probes.Load())
-	if failures > 5 {
-		t.Errorf("failed sends within 1s = %d, want at most 5", failures)
-	}
-	if n := r.logs.count(slog.LevelInfo, "kafka answers again"); n != 1 {
-		t.Errorf("early retries logged = %d, want 1", n)
+	t.Logf("failed sends within 1s: %d", failures)
+	if failures > 6 {
+		t.Errorf("failed sends within 1s = %d, want at most 6", failures)
 	}
 
 	producer.down.Store(false)
 	waitFor(t, "the event after recovery", published(r, 1), r)
 }
 
-// TestRelayProbeSeesRecoveryAgain: once the probe has seen the broker down,
-// its next success ends the backoff again, however often that happens.
-func TestRelayProbeSeesRecoveryAgain(t *testing.T) {
+// TestRelayProbeWrong: a probe that never answers while Kafka does delays
+// the retry to MaxBackoff; it does not stop the relay.
+func TestRelayProbeWrong(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
 	producer := &flakyProducer{SyncProducer: newProducer(t, addrs)}
-	var probes atomic.Int64
 	r := startRelay(t, client, producer, func(o *Options) {
-		o.RetryBackoff = time.Minute
-		o.MaxBackoff = time.Minute
+		o.RetryBackoff = 10 * time.Millisecond
+		o.MaxBackoff = 300 * time.Millisecond
 		o.ProbeInterval = 10 * time.Millisecond
-		// Down on every other call: each wait sees the broker leave and
-		// come back.
-		o.Probe = func(context.Context) error {
-			if probes.Add(1)%2 == 1 {
-				return errors.New("down")
-			}
-			return nil
-		}
+		o.Probe = func(context.Context) error { return errors.New("unreachable") }
 	})
 	waitFor(t, "the first sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
 	producer.down.Store(true)
 	commit(t, client, newEvent("c-1", 1))
-	waitFor(t, "five failed sends", func() bool { return producer.failures.Load() >= 5 }, r)
+	waitFor(t, "a failed send", func() bool { return producer.failures.Load() >= 1 }, r)
 	producer.down.Store(false)
-	waitFor(t, "the event after recovery", published(r, 1), r)
+	waitFor(t, "the event", published(r, 1), r)
+	if n := r.logs.count(slog.LevelWarn, "retrying the batch anyway"); n != 1 {
+		t.Errorf("WARN lines about retrying without an answer = %d, want 1", n)
+	}
+	if n := producer.failures.Load(); n != 1 {
+		t.Errorf("failed sends = %d, want 1", n)
+	}
+}
+
+// breakerProducer fails every record with sarama's circuit breaker error
+// while open is set, and notes when each send returned.
+type breakerProducer struct {
+	sarama.SyncProducer
+	open atomic.Bool
+
+	mu    sync.Mutex
+	sends []time.Time // when each SendMessages returned
+}
+
+func (p *breakerProducer) SendMessages(msgs []*sarama.ProducerMessage) error {
+	var err error
+	if p.open.Load() {
+		errs := make(sarama.ProducerErrors, 0, len(msgs))
+		for _, m := range msgs {
+			errs = append(errs, &sarama.ProducerError{Msg: m, Err: breaker.ErrBreakerOpen})
+		}
+		err = errs
+	} else {
+		err = p.SyncProducer.SendMessages(msgs)
+	}
+	p.mu.Lock()
+	p.sends = append(p.sends, time.Now())
+	p.mu.Unlock()
+	return err
+}
+
+// TestRelayWaitsForProducerBreaker: after sarama failed records because a
+// circuit breaker was open, the relay does not send the batch again before
+// the breaker can have closed, even though the broker answers.
+func TestRelayWaitsForProducerBreaker(t *testing.T) {
+	const hold = 500 * time.Millisecond
+	tests := []struct {
+		name  string
+		probe func(context.Context) error
+	}{
+		{"with a probe", func(context.Context) error { return nil }},
+		{"without a probe", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := openStore(t)
+			addrs := startCluster(t)
+			producer := &breakerProducer{SyncProducer: newProducer(t, addrs)}
+			r := startRelay(t, client, producer, func(o *Options) {
+				o.RetryBackoff = 10 * time.Millisecond
+				o.MaxBackoff = 5 * time.Second
+				o.ProbeInterval = 10 * time.Millisecond
+				o.Probe = tt.probe
+				o.breakerHold = hold
+			})
+			waitFor(t, "the first sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
+			producer.open.Store(true)
+			commit(t, client, newEvent("c-1", 1))
+			waitFor(t, "a refused send", func() bool { return r.Stats().KafkaRetries >= 1 }, r)
+			producer.open.Store(false)
+			waitFor(t, "the event", published(r, 1), r)
+
+			producer.mu.Lock()
+			defer producer.mu.Unlock()
+			if n := len(producer.sends); n != 2 {
+				t.Fatalf("sends = %d, want 2 (refused, then acknowledged)", n)
+			}
+			if gap := producer.sends[1].Sub(producer.sends[0]); gap < hold {
+				t.Errorf("retried %v after the refused send, want at least %v", gap, hold)
+			}
+		})
+	}
+}
+
+func TestBreakerOpen(t *testing.T) {
+	failed := func(errs ...error) sarama.ProducerErrors {
+		out := make(sarama.ProducerErrors, 0, len(errs))
+		for _, err := range errs {
+			out = append(out, &sarama.ProducerError{Msg: &sarama.ProducerMessage{Topic: testTopic}, Err: err})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		err  error
+		n    int
+		want bool
+	}{
+		{"every record refused by the breaker", failed(breaker.ErrBreakerOpen, breaker.ErrBreakerOpen), 2, true},
+		{"every record failed, some by the breaker", failed(sarama.ErrOutOfBrokers, breaker.ErrBreakerOpen), 2, true},
+		{"some records delivered", failed(breaker.ErrBreakerOpen), 2, false},
+		{"other errors only", failed(sarama.ErrOutOfBrokers, sarama.ErrNotLeaderForPartition), 2, false},
+		{"the breaker's error alone", fmt.Errorf("send: %w", breaker.ErrBreakerOpen), 1, true},
+		{"another error alone", sarama.ErrOutOfBrokers, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := breakerOpen(tt.err, tt.n); got != tt.want {
+				t.Errorf("breakerOpen(%v, %d) = %v, want %v", tt.err, tt.n, got, tt.want)
+			}
+		})
+	}
 }

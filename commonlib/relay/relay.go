@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/256dpi/lungo"
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -80,13 +82,17 @@ type Options struct {
 	// doubles up to MaxBackoff (default 30s).
 	RetryBackoff, MaxBackoff time.Duration
 	// Probe, when set, checks cheaply whether Kafka answers (for example
-	// kafkaclient.Ping of the producer's brokers). While the relay backs off
-	// after a batch Kafka did not acknowledge, it calls Probe every
-	// ProbeInterval (default 250ms) and sends the batch again as soon as
-	// Probe succeeds, instead of sleeping out a backoff of up to MaxBackoff
-	// after the broker is back. The batch itself is still sent only as
-	// often as the backoff allows while Probe fails. Nil: no probing.
-	Probe         func(context.Context) error
+	// kafkaclient.Ping of the producer's brokers). After a batch Kafka did
+	// not acknowledge and RetryBackoff, the relay calls it every
+	// ProbeInterval and sends the batch again as soon as it succeeds,
+	// instead of sleeping out a backoff that a long outage has grown to
+	// MaxBackoff; while it fails the batch is sent only every MaxBackoff,
+	// in case the probe is wrong. Sends that fail although Probe answered
+	// back off exponentially. Nil: every failed send is retried after the
+	// backoff.
+	Probe func(context.Context) error
+	// ProbeInterval is how often Probe is called, each call bounded by it
+	// (default 250ms).
 	ProbeInterval time.Duration
 	// Holder names this replica in the lease (default: host name, pid and
 	// a random part). Replicas must not share one.
@@ -96,6 +102,8 @@ type Options struct {
 	// for it as often. A crashed holder is replaced within LeaseTTL +
 	// LeaseTTL/3; a stopped one hands over within LeaseTTL/3.
 	LeaseTTL time.Duration
+
+	breakerHold time.Duration // test hook: producerBreakerTimeout when zero
 }
 
 // Stats counts what a Relay did since it was created.
@@ -144,8 +152,9 @@ type Relay struct {
 	databases, includes, excludes []*regexp.Regexp
 	running                       atomic.Bool
 	lease                         *lease
-	validUntil                    atomic.Int64 // lease expiry as last renewed, unix nanoseconds
-	abandon                       atomic.Bool  // test hook: stop without releasing the lease, like a crash
+	validUntil                    atomic.Int64  // lease expiry as last renewed, unix nanoseconds
+	abandon                       atomic.Bool   // test hook: stop without releasing the lease, like a crash
+	breakerHold                   time.Duration // producerBreakerTimeout, or Options.breakerHold
 
 	mu    sync.Mutex
 	stats Stats
@@ -218,14 +227,15 @@ func New(client *mongotx.Client, opts Options) (*Relay, error) {
 	}
 	db := client.Database(opts.Database)
 	return &Relay{
-		db:        db,
-		cfg:       cfg,
-		opts:      opts,
-		log:       log.With("relay", cfg.Name, "database", opts.Database),
-		databases: databases,
-		includes:  includes,
-		excludes:  excludes,
-		lease:     newLease(db, cfg.Name, opts.Database, opts.Holder, opts.LeaseTTL),
+		db:          db,
+		cfg:         cfg,
+		opts:        opts,
+		log:         log.With("relay", cfg.Name, "database", opts.Database),
+		databases:   databases,
+		includes:    includes,
+		excludes:    excludes,
+		lease:       newLease(db, cfg.Name, opts.Database, opts.Holder, opts.LeaseTTL),
+		breakerHold: cmp.Or(opts.breakerHold, producerBreakerTimeout),
 	}, nil
 }
 
@@ -601,12 +611,18 @@ func (r *Relay) publish(ctx context.Context, b batch) error {
 // send retries the same records until Kafka acknowledges all of them or
 // ctx ends. Each attempt sends fresh copies: sarama keeps retry and
 // sequence state in the messages it was given.
+//
+// Without Options.Probe a failed send is retried after the exponential
+// backoff. With it, the backoff counts only the sends that failed although
+// the probe had answered, and after it the relay waits for the probe: it
+// sends again as soon as the broker answers or, whatever the probe says,
+// MaxBackoff after the failure. An outage, however long, then costs one
+// failed send and a probe per ProbeInterval, and publishing resumes about
+// a ProbeInterval after the broker's return, unless sarama's circuit
+// breaker holds it back (see breakerOpen).
 func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error {
-	rec := recovery{probe: r.opts.Probe, trusted: true}
-	var probe func(context.Context) error // nil: plain backoff
-	if r.opts.Probe != nil {
-		probe = rec.check
-	}
+	refused := 0 // failed sends that followed a successful probe
+	probed := false
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -620,44 +636,83 @@ func (r *Relay) send(ctx context.Context, msgs []*sarama.ProducerMessage) error 
 		}
 		r.noteError(err)
 		r.count(func(s *Stats) { s.KafkaRetries++ })
-		backoff := retry.Backoff(attempt, r.opts.RetryBackoff, r.opts.MaxBackoff)
-		r.log.Warn("kafka did not acknowledge the batch; retrying the same batch",
-			"records", len(msgs), "attempt", attempt, "backoff", backoff, "err", err)
-		probed, ok := retry.SleepUntil(ctx, backoff, r.opts.ProbeInterval, probe)
-		if !ok {
-			return ctx.Err()
+		var notBefore time.Time
+		if breakerOpen(err, len(msgs)) {
+			notBefore = time.Now().Add(r.breakerHold)
 		}
 		if probed {
-			rec.trusted = false
-			r.log.Info("kafka answers again; retrying the batch before the backoff ends", "records", len(msgs), "attempt", attempt+1)
+			refused++
+		}
+		var ok bool
+		if probed, ok = r.awaitRetry(ctx, attempt, refused, len(msgs), err); !ok {
+			return ctx.Err()
+		}
+		if wait := time.Until(notBefore); wait > 0 {
+			r.log.Info("the producer's circuit breaker is open; retrying the batch once it can close",
+				"records", len(msgs), "in", wait.Round(time.Millisecond))
+			if !retry.Sleep(ctx, wait) {
+				return ctx.Err()
+			}
 		}
 	}
 }
 
-// errNoRecovery is what recovery.check reports for a probe that succeeded
-// without having seen the broker down since it last ended a backoff.
-var errNoRecovery = errors.New("relay: kafka answered the probe throughout")
-
-// recovery lets Options.Probe end a send backoff early only when the
-// broker has come back. A failed send is evidence enough that it was down.
-// But when a send that a probe brought forward fails too, the probe cannot
-// see what fails (the broker answers but does not take the batch): it may
-// end a backoff again only once it has failed itself, so such a broker gets
-// the full exponential backoff instead of a batch every ProbeInterval.
-type recovery struct {
-	probe   func(context.Context) error
-	trusted bool // a probe success may end the backoff
+// awaitRetry waits before retry number attempt of a batch of n records
+// that failed with err (see send), refused of the failed sends having
+// followed a successful probe. It reports whether the probe ended the wait,
+// and false for ok when ctx ended first.
+func (r *Relay) awaitRetry(ctx context.Context, attempt, refused, n int, err error) (probed, ok bool) {
+	if r.opts.Probe == nil {
+		backoff := retry.Backoff(attempt, r.opts.RetryBackoff, r.opts.MaxBackoff)
+		r.log.Warn("kafka did not acknowledge the batch; retrying the same batch",
+			"records", n, "attempt", attempt, "backoff", backoff, "err", err)
+		return false, retry.Sleep(ctx, backoff)
+	}
+	backoff := retry.Backoff(refused+1, r.opts.RetryBackoff, r.opts.MaxBackoff)
+	r.log.Warn("kafka did not acknowledge the batch; retrying the same batch once the broker answers",
+		"records", n, "attempt", attempt, "backoff", backoff, "err", err)
+	if !retry.Sleep(ctx, backoff) {
+		return false, false
+	}
+	probed, ok = retry.SleepUntil(ctx, r.opts.MaxBackoff-backoff, r.opts.ProbeInterval, r.opts.Probe)
+	switch {
+	case !ok:
+	case probed:
+		r.log.Info("kafka answers the probe; retrying the batch", "records", n)
+	case r.opts.MaxBackoff-backoff > r.opts.ProbeInterval: // it was probed
+		r.log.Warn("kafka does not answer the probe; retrying the batch anyway", "records", n, "waited", r.opts.MaxBackoff)
+	}
+	return probed, ok
 }
 
-func (v *recovery) check(ctx context.Context) error {
-	if err := v.probe(ctx); err != nil {
-		v.trusted = true
-		return err
+// producerBreakerTimeout is how long sarama's producer keeps a circuit
+// breaker open once three leader lookups for a partition failed within it,
+// as they do in an outage: breaker.New(3, 1, 10*time.Second) in its
+// async_producer.go, not configurable. While it is open the producer fails
+// that partition's records without sending them.
+const producerBreakerTimeout = 10 * time.Second
+
+// breakerOpen reports whether the producer delivered none of n records and
+// failed some because a circuit breaker was open. The breaker opened before
+// the send returned, so it may close within producerBreakerTimeout of that;
+// a send before then fails those records again and, should the breaker
+// close meanwhile, publishes later records of the partition before earlier
+// ones (which the retry of the whole batch cannot put back in order). A
+// send that delivered records saw the breaker close already.
+func breakerOpen(err error, n int) bool {
+	var errs sarama.ProducerErrors
+	if !errors.As(err, &errs) {
+		return errors.Is(err, breaker.ErrBreakerOpen)
 	}
-	if !v.trusted {
-		return errNoRecovery
+	if len(errs) < n {
+		return false
 	}
-	return nil
+	for _, e := range errs {
+		if errors.Is(e.Err, breaker.ErrBreakerOpen) {
+			return true
+		}
+	}
+	return false
 }
 
 func copyMessages(msgs []*sarama.ProducerMessage) []*sarama.ProducerMessage {

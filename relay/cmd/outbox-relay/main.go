@@ -91,6 +91,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		Client:    store,
 		LeaseTTL:  cfg.LeaseTTL,
 		FailAfter: cfg.FailAfter,
+		Probe:     func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) },
 		Log:       log,
 	})
 	if err != nil {

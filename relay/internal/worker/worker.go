@@ -59,6 +59,9 @@ type Options struct {
 	Client *mongotx.Client
 	// LeaseTTL is the relays' lease TTL (relay.Options.LeaseTTL).
 	LeaseTTL time.Duration
+	// Probe checks cheaply whether Kafka answers (relay.Options.Probe);
+	// nil: the relays retry failed batches after their backoff only.
+	Probe func(context.Context) error
 	// FailAfter is how long a task may keep failing (store or Kafka errors
 	// without a recovery) before its status says FAILED.
 	FailAfter time.Duration
@@ -266,6 +269,7 @@ func (w *Worker) startTask(cfg relay.Config, database string, producer sarama.Sy
 		Producer: producer,
 		Holder:   w.opts.ID,
 		LeaseTTL: w.opts.LeaseTTL,
+		Probe:    w.opts.Probe,
 		Log:      w.log.With("connector", cfg.Name),
 	})
 	if err != nil {
