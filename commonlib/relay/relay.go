@@ -52,9 +52,9 @@ const (
 const positionInterval = 5 * time.Second
 
 // checkpointInterval bounds how often the position is stored while outbox
-// events flow. Each store is a write to the followed database (on the
-// embedded engine, a rewrite of its whole file), so storing after every
-// batch would double the write load under traffic; a crash costs at most
+// events flow. Each store is a write to the followed database (a
+// transaction with its own fsync on the embedded engine), so storing after
+// every batch would double the write load under traffic; a crash costs at most
 // this interval of duplicates, never a loss. Run stores the last
 // acknowledged position when it stops.
 const checkpointInterval = time.Second
