@@ -87,6 +87,7 @@ type Store struct {
 	compactWG  sync.WaitGroup
 
 	loaded *lungo.Catalog // the catalog Load returns, read once
+	latest *lungo.Catalog // the catalog the journal's records end at
 }
 
 var _ lungo.Journal = (*Store)(nil)
@@ -171,7 +172,7 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
-	s.loaded = rp.catalog
+	s.loaded, s.latest = rp.catalog, rp.catalog
 	rp.observeClock()
 	s.removeOlder(base)
 	return nil
@@ -264,6 +265,7 @@ func (s *Store) Commit(durable, written, cleaned *lungo.Catalog) error {
 	if err := s.append(payload); err != nil {
 		return err
 	}
+	s.latest = cleaned
 	s.maybeCompact(cleaned)
 	return nil
 }
@@ -324,8 +326,14 @@ func (s *Store) Check() error {
 	return nil
 }
 
-// Close waits for a running compaction, then closes the journal and
-// releases the directory.
+// closeCompactMin is the journal size above which Close compacts, so that
+// the next start loads a snapshot instead of replaying the journal.
+const closeCompactMin = 1 << 20
+
+// Close waits for a running compaction, compacts a journal larger than
+// closeCompactMin (a graceful stop then starts fast; a failure only leaves
+// the journal to replay), then closes the journal and releases the
+// directory.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -335,11 +343,34 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.compactWG.Wait()
+	if s.size > closeCompactMin && s.broken == nil && s.latest != nil {
+		s.compactNow()
+	}
 	err := s.file.Close()
 	if uerr := s.unlock(); err == nil {
 		err = uerr
 	}
 	return err
+}
+
+// compactNow writes the latest catalog as the snapshot of a new, empty
+// journal. Called by Close, after the last commit.
+func (s *Store) compactNow() {
+	start := time.Now()
+	next := s.gen + 1
+	if err := s.createJournal(next); err != nil {
+		s.log.Error("compaction at close: create the next journal", "err", err)
+		return
+	}
+	size, err := writeSnapshot(s.path("snapshot", next), s.latest)
+	if err != nil {
+		// journal-<next> is empty and snapshot-<next> absent: the next
+		// start replays the older journals, then this empty one.
+		s.log.Error("compaction at close failed; the journal is kept", "err", err)
+		return
+	}
+	s.removeOlder(next)
+	s.log.Info("store compacted at close", "snapshot", s.path("snapshot", next), "bytes", size, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // maybeCompact starts a compaction when the journal outgrew the snapshot:

@@ -320,3 +320,32 @@ func TestMigratesLungoFileStore(t *testing.T) {
 		t.Errorf("store.bson still there after migration: %v", err)
 	}
 }
+
+// TestCloseCompactsALongJournal checks that a graceful close leaves a
+// snapshot and an empty journal, so the next start replays nothing, with
+// the same contents.
+func TestCloseCompactsALongJournal(t *testing.T) {
+	dir := t.TempDir()
+	c, closeFn := open(t, dir, 1<<30, nil)
+	ctx := context.Background()
+	coll := c.Database("app").Collection("big")
+	for i := range 1500 {
+		if _, err := coll.InsertOne(ctx, bson.M{"_id": i, "pad": strings.Repeat("z", 1000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := dump(t, c)
+	closeFn()
+	snaps, _ := filepath.Glob(filepath.Join(dir, "snapshot-*.snap"))
+	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.log"))
+	if len(snaps) != 1 || len(journals) != 1 {
+		t.Fatalf("after close: snapshots %v, journals %v; want one of each", snaps, journals)
+	}
+	if st, err := os.Stat(journals[0]); err != nil || st.Size() != 8 {
+		t.Fatalf("journal after close: %v %v, want only its 8-byte header", st, err)
+	}
+	c2, _ := open(t, dir, 1<<30, nil)
+	if got := dump(t, c2); got != want {
+		t.Fatal("contents differ after a close-time compaction")
+	}
+}
