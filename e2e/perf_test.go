@@ -223,8 +223,7 @@ func balance(i int) int {
 
 // fill runs n sagas to their end through HTTP with 16 clients.
 func (l *load) fill(t *testing.T, n int) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
+	var done atomic.Int64
 	start := time.Now()
 	stop := make(chan struct{})
 	go func() {
@@ -233,22 +232,29 @@ func (l *load) fill(t *testing.T, n int) {
 			case <-stop:
 				return
 			case <-time.After(15 * time.Second):
-				done := next.Load()
-				t.Logf("fill: %d/%d (%.0f/s)", done, n, float64(done)/time.Since(start).Seconds())
+				d := done.Load()
+				t.Logf("fill: %d/%d (%.0f/s)", d, n, float64(d)/time.Since(start).Seconds())
 			}
 		}
 	}()
 	defer close(stop)
-	for range 16 {
+	forEach(n, 16, func(i int) {
+		l.waitTerminal(t, l.postRetrying(t, balance(i)), 20*time.Millisecond)
+		done.Add(1)
+	})
+}
+
+// forEach calls fn(0..n-1) from workers goroutines, each taking the next
+// index when it is done with its last, and returns when all are done.
+func forEach(n, workers int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				l.waitTerminal(t, l.postRetrying(t, balance(i)), 20*time.Millisecond)
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
 			}
 		}()
 	}
@@ -259,26 +265,13 @@ func (l *load) fill(t *testing.T, n int) {
 // saga every 5 ms until it ends; latency is POST start to the record's
 // updatedAt.
 func (l *load) closedLoop(t *testing.T, n, c int) loopResult {
-	var next atomic.Int64
 	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				began := time.Now()
-				cust := l.waitTerminal(t, l.postRetrying(t, balance(i)), 5*time.Millisecond)
-				lat[i] = cust.UpdatedAt.Sub(began)
-			}
-		}()
-	}
-	wg.Wait()
+	forEach(n, c, func(i int) {
+		began := time.Now()
+		cust := l.waitTerminal(t, l.postRetrying(t, balance(i)), 5*time.Millisecond)
+		lat[i] = cust.UpdatedAt.Sub(began)
+	})
 	took := time.Since(start)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return loopResult{Sagas: n, SagasPerSec: float64(n) / took.Seconds(), P50: lat[n/2], P99: lat[n*99/100]}
@@ -471,41 +464,13 @@ func (l *load) consumerBacklog(t *testing.T, n int) backlogResult {
 
 func postMany(t *testing.T, l *load, n int) []string {
 	ids := make([]string, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				ids[i] = l.postRetrying(t, balance(i))
-			}
-		}()
-	}
-	wg.Wait()
+	forEach(n, 16, func(i int) { ids[i] = l.postRetrying(t, balance(i)) })
 	return ids
 }
 
 func topicEnd(t *testing.T, addr, topic string) int64 {
-	client, err := sarama.NewClient([]string{addr}, saramaConfig())
-	if err != nil {
-		t.Fatalf("kafka client: %v", err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum int64
-	for _, part := range parts {
-		off, err := client.GetOffset(topic, part, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, off := range partitionEnds(t, addr, topic) {
 		sum += off
 	}
 	return sum

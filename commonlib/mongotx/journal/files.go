@@ -61,5 +61,3 @@ func syncDir(dir string) error {
 }
 
 func bufReader(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 1<<20) }
-
-func dirOf(path string) string { return filepath.Dir(path) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -364,7 +365,7 @@ func writeSnapshot(path string, catalog *lungo.Catalog) (int64, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return 0, err
 	}
-	return size, syncDir(dirOf(path))
+	return size, syncDir(filepath.Dir(path))
 }
 
 // readSnapshot reads and checks a whole snapshot.
@@ -380,22 +381,22 @@ func readSnapshot(path string) (*lungo.Catalog, error) {
 		return nil, fmt.Errorf("does not start with %q", snapshotMagic)
 	}
 	rd := &reader{r: br, offset: headerSize}
-	next := func() (snapRecord, error) {
-		var r snapRecord
+	// next reads the next record into v and returns its payload.
+	next := func(v any) ([]byte, error) {
 		payload, err := rd.next()
 		if err == io.EOF {
-			return r, errors.New("truncated: no trailer")
+			return nil, errors.New("truncated: no trailer")
 		}
 		if err != nil {
-			return r, fmt.Errorf("at offset %d: %w", rd.offset, err)
+			return nil, fmt.Errorf("at offset %d: %w", rd.offset, err)
 		}
-		if err := bson.Unmarshal(payload, &r); err != nil {
-			return r, fmt.Errorf("at offset %d: %w", rd.offset, err)
+		if err := bson.Unmarshal(payload, v); err != nil {
+			return nil, fmt.Errorf("at offset %d: %w", rd.offset, err)
 		}
-		return r, nil
+		return payload, nil
 	}
-	head, err := next()
-	if err != nil {
+	var head snapRecord
+	if _, err := next(&head); err != nil {
 		return nil, err
 	}
 	if head.Version != 1 {
@@ -404,36 +405,21 @@ func readSnapshot(path string) (*lungo.Catalog, error) {
 	// Read and check every record first, then decode the documents and
 	// build the sets and indexes on every core: start-up time is mostly
 	// decoding and index building.
-	type nsRead struct {
-		handle  lungo.Handle
-		indexes []indexMeta
-		count   int64
-		batches [][]byte
-		docs    []bsonkit.List
-	}
 	var nss []*nsRead
 	var total int64
 	for {
-		payload, err := rd.next()
-		if err == io.EOF {
-			return nil, errors.New("truncated: no trailer")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("at offset %d: %w", rd.offset, err)
-		}
 		// The documents are decoded later, in parallel: skip them here.
 		var r snapHead
-		if err := bson.Unmarshal(payload, &r); err != nil {
-			return nil, fmt.Errorf("at offset %d: %w", rd.offset, err)
+		payload, err := next(&r)
+		if err != nil {
+			return nil, err
 		}
 		switch {
 		case r.End:
 			if r.Namespaces != int64(len(nss)) || r.Total != total {
 				return nil, fmt.Errorf("trailer says %d namespaces and %d documents, read %d and %d", r.Namespaces, r.Total, len(nss), total)
 			}
-			return buildCatalog(nss, func(n *nsRead) (lungo.Handle, []indexMeta, int64, [][]byte) {
-				return n.handle, n.indexes, n.count, n.batches
-			})
+			return buildCatalog(nss)
 		case r.NS != nil:
 			nss = append(nss, &nsRead{handle: lungo.Handle(*r.NS), indexes: r.Indexes, count: r.Count})
 		case r.Count > 0:
@@ -449,9 +435,18 @@ func readSnapshot(path string) (*lungo.Catalog, error) {
 	}
 }
 
+// nsRead is a namespace of a snapshot as read: its header and its
+// documents' batches, still encoded.
+type nsRead struct {
+	handle  lungo.Handle
+	indexes []indexMeta
+	count   int64
+	batches [][]byte
+}
+
 // buildCatalog decodes the namespaces' batches and builds their sets and
 // indexes, in parallel.
-func buildCatalog[N any](nss []N, parts func(N) (lungo.Handle, []indexMeta, int64, [][]byte)) (*lungo.Catalog, error) {
+func buildCatalog(nss []*nsRead) (*lungo.Catalog, error) {
 	type job struct {
 		ns, batch int
 		payload   []byte
@@ -459,9 +454,8 @@ func buildCatalog[N any](nss []N, parts func(N) (lungo.Handle, []indexMeta, int6
 	decoded := make([][]bsonkit.List, len(nss))
 	var jobs []job
 	for i, n := range nss {
-		_, _, _, batches := parts(n)
-		decoded[i] = make([]bsonkit.List, len(batches))
-		for j, b := range batches {
+		decoded[i] = make([]bsonkit.List, len(n.batches))
+		for j, b := range n.batches {
 			jobs = append(jobs, job{i, j, b})
 		}
 	}
@@ -484,19 +478,18 @@ func buildCatalog[N any](nss []N, parts func(N) (lungo.Handle, []indexMeta, int6
 	}
 	var builds []build
 	for i, n := range nss {
-		h, indexes, count, _ := parts(n)
 		var docs bsonkit.List
 		for _, b := range decoded[i] {
 			docs = append(docs, b...)
 		}
-		if int64(len(docs)) != count {
-			return nil, fmt.Errorf("namespace %s: %d documents, header says %d", h, len(docs), count)
+		if int64(len(docs)) != n.count {
+			return nil, fmt.Errorf("namespace %s: %d documents, header says %d", n.handle, len(docs), n.count)
 		}
 		c := mongokit.NewCollection(false)
 		c.Documents = bsonkit.NewSet(docs)
-		catalog.Namespaces[h] = c
-		for _, im := range indexes {
-			builds = append(builds, build{c, im, docs, h})
+		catalog.Namespaces[n.handle] = c
+		for _, im := range n.indexes {
+			builds = append(builds, build{c, im, docs, n.handle})
 		}
 	}
 	built := make([]*mongokit.Index, len(builds))
