@@ -480,19 +480,14 @@ func scheduleCleanups(s *jobs.Scheduler, cfg Config, in *inbox.Inbox, out *outbo
 	})
 }
 
-// commitMargin bounds how much earlier than its commit an event can be
-// created: MongoDB aborts transactions running longer than 60 s
-// (transactionLifetimeLimitSeconds), and lungo's are shorter still.
-const commitMargin = time.Minute
-
 // purgeBefore is the creation time before which outbox events may be
 // deleted: older than the retention and, when the relay's progress is known,
-// older than what it has published by a commit margin, because an event
+// older than what it has published by relay.CommitMargin, because an event
 // created before a published one may commit (and be published) after it.
 func purgeBefore(now time.Time, retention time.Duration, published *time.Time) time.Time {
 	before := now.Add(-retention)
 	if published != nil {
-		if limit := published.Add(-commitMargin); limit.Before(before) {
+		if limit := published.Add(-relay.CommitMargin); limit.Before(before) {
 			before = limit
 		}
 	}

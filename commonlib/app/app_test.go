@@ -11,6 +11,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
+	"github.com/sagaoutbox/platform/commonlib/relay"
 )
 
 func TestPurgeBefore(t *testing.T) {
@@ -24,9 +25,9 @@ func TestPurgeBefore(t *testing.T) {
 	}{
 		{"debezium relays: age alone", time.Hour, nil, now.Add(-time.Hour)},
 		{"relay up to date: age", time.Hour, at(0), now.Add(-time.Hour)},
-		{"relay behind: its progress less the commit margin", time.Hour, at(-2 * time.Hour), now.Add(-2*time.Hour - commitMargin)},
-		{"short retention never passes the margin", time.Second, at(0), now.Add(-commitMargin)},
-		{"relay never published anything", time.Hour, &time.Time{}, time.Time{}.Add(-commitMargin)},
+		{"relay behind: its progress less the commit margin", time.Hour, at(-2 * time.Hour), now.Add(-2*time.Hour - relay.CommitMargin)},
+		{"short retention never passes the margin", time.Second, at(0), now.Add(-relay.CommitMargin)},
+		{"relay never published anything", time.Hour, &time.Time{}, time.Time{}.Add(-relay.CommitMargin)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,8 @@
 //     history, it opens a new stream first and then sweeps every routed
 //     collection in createdAt order, ties in insertion order (like
 //     Debezium's snapshot): duplicates are possible, loss is not. Consumers
-//     dedupe on the eventId header.
+//     dedupe on the eventId header. A sweep with a published-through mark
+//     starts CommitMargin before it, since everything older was handled.
 //   - Updates of outbox documents are dropped with a warning, deletes
 //     silently (a retention job may delete published events).
 //   - Several replicas may run a Relay for the same connector and database:

@@ -39,6 +39,14 @@ const (
 // sweep order and the published-through mark.
 const createdAtField = "createdAt"
 
+// CommitMargin bounds how much earlier than its commit an outbox event can
+// be created: MongoDB aborts transactions running longer than 60 s
+// (transactionLifetimeLimitSeconds), and lungo's are shorter still. An event
+// created more than CommitMargin before the published-through mark
+// committed before the event that set the mark, so the relay has handled it:
+// a retention job may purge it, and a sweep need not send it again.
+const CommitMargin = time.Minute
+
 // Defaults of Options.
 const (
 	DefaultBatchSize     = 256
@@ -270,11 +278,9 @@ func (r *Relay) noteHealthy() {
 
 // PublishedThrough returns the newest createdAt among the events Kafka
 // acknowledged, as stored with the relay's position; zero if none. A
-// retention job may purge outbox events created before it. It reads the
+// retention job may purge outbox events created CommitMargin before it
+// (events commit roughly, not strictly, in createdAt order). It reads the
 // store, so it also answers while Run is not running.
-//
-// Events of one collection commit roughly, not strictly, in createdAt
-// order: keep a retention margin longer than the longest transaction.
 func (r *Relay) PublishedThrough(ctx context.Context) (time.Time, error) {
 	pos, err := r.loadPosition(ctx)
 	if err != nil {
@@ -755,21 +761,27 @@ func (r *Relay) park(ctx context.Context, p parkedDocument) error {
 	return nil
 }
 
-// sweep publishes every document of every routed collection, oldest first,
+// sweep publishes the documents of every routed collection, oldest first,
 // storing the published-through mark (and no resume token) after each
-// batch, so a crash during the sweep leads to another sweep.
+// batch, so a crash during the sweep leads to another sweep. With a
+// published-through mark it starts CommitMargin before it (everything
+// older was handled); without one, it sends every document.
 func (r *Relay) sweep(ctx context.Context) error {
 	names, err := r.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return fmt.Errorf("relay: list collections: %w", err)
 	}
 	sort.Strings(names)
+	filter := bson.D{}
+	if !r.pos.PublishedThrough.IsZero() {
+		filter = bson.D{{Key: createdAtField, Value: bson.D{{Key: "$gte", Value: r.pos.PublishedThrough.Add(-CommitMargin)}}}}
+	}
 	total := 0
 	for _, name := range names {
 		if !r.routed(name) {
 			continue
 		}
-		n, err := r.sweepCollection(ctx, name)
+		n, err := r.sweepCollection(ctx, name, filter)
 		total += n
 		if err != nil {
 			return err
@@ -780,14 +792,16 @@ func (r *Relay) sweep(ctx context.Context) error {
 	return nil
 }
 
-// sweepCollection publishes one collection in createdAt order. It reads
+// sweepCollection publishes one collection's documents matching filter in
+// createdAt order. It reads
 // the collection in natural (insertion) order and sorts it stably, so
 // events created in the same millisecond keep the order they were written
 // in; breaking ties on _id would reorder them at random for UUID ids, and a
 // database-side sort does not promise any order for ties. The collection is
-// held in memory for that: outbox retention keeps it small.
-func (r *Relay) sweepCollection(ctx context.Context, name string) (int, error) {
-	cur, err := r.db.Collection(name).Find(ctx, bson.D{})
+// held in memory for that: the published-through bound and outbox retention
+// keep it small.
+func (r *Relay) sweepCollection(ctx context.Context, name string, filter bson.D) (int, error) {
+	cur, err := r.db.Collection(name).Find(ctx, filter)
 	if err != nil {
 		return 0, fmt.Errorf("relay: sweep %s: %w", name, err)
 	}

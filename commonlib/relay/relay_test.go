@@ -687,6 +687,45 @@ func TestRelayHistoryLost(t *testing.T) {
 		}
 	})
 
+	t.Run("the sweep starts a commit margin before what was published", func(t *testing.T) {
+		client := openSmallOplogStore(t, 20)
+		addrs := startCluster(t)
+		producer := newProducer(t, addrs)
+
+		// Published before the stop: three events an hour before the last
+		// one (older than the mark by more than the margin), and the last.
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		var events []outbox.Event
+		for seq := 1; seq <= 4; seq++ {
+			e := newEvent("c-1", seq)
+			e.CreatedAt = now.Add(-2 * time.Hour)
+			if seq == 4 {
+				e.CreatedAt = now.Add(-time.Hour)
+			}
+			commit(t, client, e)
+			events = append(events, e)
+		}
+		first := startRelay(t, client, producer)
+		waitFor(t, "the first events", published(first, 4), first)
+		first.stop()
+
+		for seq := 5; seq <= 30; seq++ {
+			e := newEvent("c-2", seq)
+			commit(t, client, e)
+			events = append(events, e)
+		}
+		second := startRelay(t, client, producer)
+		waitFor(t, "the sweep", published(second, 27), second)
+		second.stop()
+
+		if st := second.Stats(); st.HistoryLost != 1 || st.Sweeps != 1 || st.Published != 27 {
+			t.Errorf("stats = %+v, want 1 history lost, 1 sweep, 27 published (the mark's own event and the 26 new)", st)
+		}
+		if dups := checkRecords(t, readBack(t, addrs), events); dups != 1 {
+			t.Errorf("duplicates = %d, want 1 (only the event within the commit margin of the mark)", dups)
+		}
+	})
+
 	t.Run("stream falls behind while kafka is down", func(t *testing.T) {
 		client := openSmallOplogStore(t, 20)
 		addrs := startCluster(t)
