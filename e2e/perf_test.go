@@ -71,11 +71,15 @@ func TestPerformanceReport(t *testing.T) {
 		}
 		row := sizeRow{Stored: stored}
 		if stored > 0 {
-			row.Startup = p.restartServices(t)
+			row.Startup = p.restartServices(t, false)
 		}
 		row.Closed = l.closedLoop(t, sagas, 4)
-		row.RawTx = rawStoreTxPerSecond(t, stored)
 		row.CustomerRSS, row.PaymentRSS = rssMB(p.customer.Pid()), rssMB(p.payment.Pid())
+		if stored > 0 {
+			// The closed loop left a journal to replay.
+			row.CrashStartup = p.restartServices(t, true)
+		}
+		row.RawTx = rawStoreTxPerSecond(t, stored)
 		row.CustomerDisk, row.PaymentDisk = duMB(filepath.Join(p.dataDir, "customer-service")), duMB(filepath.Join(p.dataDir, "payment-service"))
 		t.Logf("stored %d: %.1f sagas/s p99 %v raw %.0f tx/s", stored, row.Closed.SagasPerSec, row.Closed.P99, row.RawTx)
 		rows = append(rows, row)
@@ -123,7 +127,7 @@ type sizeRow struct {
 	Stored                    int
 	Closed                    loopResult
 	RawTx                     float64
-	Startup                   time.Duration
+	Startup, CrashStartup     [2]time.Duration // customer, payment; after SIGTERM, after SIGKILL
 	CustomerRSS, PaymentRSS   float64
 	CustomerDisk, PaymentDisk float64
 }
@@ -523,16 +527,24 @@ func rawProducerRate(t *testing.T, addr string, value []byte, n int) time.Durati
 	return time.Since(start)
 }
 
-// restartServices stops both services and times their start to healthy.
-func (p *platform) restartServices(t *testing.T) time.Duration {
-	p.customer.Stop(t)
-	p.payment.Stop(t)
+// restartServices stops both services (SIGTERM, or SIGKILL when crash),
+// then starts each in turn and times it to healthy: customer, payment.
+func (p *platform) restartServices(t *testing.T, crash bool) [2]time.Duration {
+	if crash {
+		p.customer.Kill()
+		p.payment.Kill()
+	} else {
+		p.customer.Stop(t)
+		p.payment.Stop(t)
+	}
 	start := time.Now()
 	p.startCustomer()
-	p.startPayment()
 	p.waitHealthy(p.customerURL("/health"))
+	customer := time.Since(start)
+	start = time.Now()
+	p.startPayment()
 	p.waitHealthy(p.paymentURL("/health"))
-	return time.Since(start)
+	return [2]time.Duration{customer, time.Since(start)}
 }
 
 // rawStoreTxPerSecond opens a fresh embedded store holding n customer-sized
@@ -604,12 +616,12 @@ func renderReport(rows []sizeRow, open openResult, relay, drain backlogResult, s
 	fmt.Fprintf(&b, "# Embedded profile: performance report\n\n")
 	fmt.Fprintf(&b, "Produced by `make bench` (`BENCH_REPORT=1 go test -run TestPerformanceReport ./e2e/`) on %s, %s, %d CPUs (%s). One run: every figure below comes from the same run on the same machine, real processes (devkafka, customer-service, payment-service) over TCP.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, numCPU(), goVersion())
-	fmt.Fprintf(&b, "## Closed loop by stored size\n\n4 clients, each POSTing a registration and polling it every 5 ms until it ends; %d sagas per size; 1 in 10 fails for want of balance. Stored registrations were filled through the HTTP API, each saga to its end. Raw store tx/s: single-insert transactions on a fresh embedded store holding as many customer-shaped documents, measured in the same run.\n\n", sagas)
-	fmt.Fprintf(&b, "| stored registrations | sagas/s | × empty | POST→end p50 | p99 | raw store tx/s | sagas/s ÷ raw tx/s | start-up to healthy | RSS customer / payment | data dir customer / payment |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Closed loop by stored size\n\n4 clients, each POSTing a registration and polling it every 5 ms until it ends; %d sagas per size; 1 in 10 fails for want of balance. Stored registrations were filled through the HTTP API, each saga to its end. Raw store tx/s: single-insert transactions on a fresh embedded store holding as many customer-shaped documents, measured in the same run. Start-up: each service started in turn and timed until it answers healthy, after SIGTERM (before the closed loop) and after kill -9 (after it, so the journal it wrote is replayed).\n\n", sagas)
+	fmt.Fprintf(&b, "| stored registrations | sagas/s | × empty | POST→end p50 | p99 | raw store tx/s | sagas/s ÷ raw tx/s | start-up to healthy customer / payment | RSS customer / payment | data dir customer / payment |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		startup := "–"
-		if r.Startup > 0 {
-			startup = fmt.Sprintf("%.1f s", r.Startup.Seconds())
+		if r.Stored > 0 {
+			startup = fmt.Sprintf("%.1f / %.1f s, kill -9: %.1f / %.1f s", r.Startup[0].Seconds(), r.Startup[1].Seconds(), r.CrashStartup[0].Seconds(), r.CrashStartup[1].Seconds())
 		}
 		fmt.Fprintf(&b, "| %d | %.1f | %.2f | %s | %s | %.0f | %.3f | %s | %.0f / %.0f MB | %.0f / %.0f MB |\n",
 			r.Stored, r.Closed.SagasPerSec, r.Closed.SagasPerSec/rows[0].Closed.SagasPerSec, ms(r.Closed.P50), ms(r.Closed.P99),

@@ -172,6 +172,16 @@ func (p *Proc) Stop(t testing.TB) {
 	}
 }
 
+// Kill sends SIGKILL (a crash: no shutdown code runs) and waits for the
+// process to exit.
+func (p *Proc) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()

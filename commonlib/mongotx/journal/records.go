@@ -124,10 +124,28 @@ type replayer struct {
 
 func newReplayer(c *lungo.Catalog) *replayer { return &replayer{catalog: c} }
 
-func (rp *replayer) apply(payload []byte) error {
+// decodeCommit decodes a commitRecord, its entries with the fast decoder.
+func decodeCommit(payload []byte) (commitRecord, error) {
 	var rec commitRecord
-	if err := bson.Unmarshal(payload, &rec); err != nil {
-		return fmt.Errorf("decode commit: %w", err)
+	var rest struct {
+		Keep int64       `bson:"k"`
+		Meta []nsMeta    `bson:"m,omitempty"`
+		Drop [][2]string `bson:"d,omitempty"`
+	}
+	if err := bson.Unmarshal(payload, &rest); err != nil {
+		return rec, fmt.Errorf("decode commit: %w", err)
+	}
+	entries, err := listField(payload, "e")
+	if err != nil {
+		return rec, fmt.Errorf("decode commit: %w", err)
+	}
+	return commitRecord{Entries: entries, Keep: rest.Keep, Meta: rest.Meta, Drop: rest.Drop}, nil
+}
+
+func (rp *replayer) apply(payload []byte) error {
+	rec, err := decodeCommit(payload)
+	if err != nil {
+		return err
 	}
 	oplog := rp.catalog.Namespaces[lungo.Oplog].Documents
 	for _, e := range rec.Entries {
@@ -460,12 +478,9 @@ func buildCatalog(nss []*nsRead) (*lungo.Catalog, error) {
 		}
 	}
 	if err := parallel(len(jobs), func(k int) error {
-		var r snapRecord
-		if err := bson.Unmarshal(jobs[k].payload, &r); err != nil {
-			return err
-		}
-		decoded[jobs[k].ns][jobs[k].batch] = r.Docs
-		return nil
+		docs, err := listField(jobs[k].payload, "docs")
+		decoded[jobs[k].ns][jobs[k].batch] = docs
+		return err
 	}); err != nil {
 		return nil, err
 	}
