@@ -29,10 +29,10 @@ const (
 	DefaultTopicReplacement = "outbox.event.${routedByValue}"
 	DefaultIDField          = "_id"
 	DefaultPayloadField     = "payload"
-	// fallbackKeyField is EventRouterConfigDefinition's table.field.payload.id
-	// default. MongoEventRouter does not forward that setting, so the
-	// delegate always falls back to this field when the event key is unset or null.
-	fallbackKeyField = "aggregateid"
+	// DefaultKeyField is EventRouterConfigDefinition's table.field.event.key
+	// default. MongoEventRouter forwards collection.field.event.key to it
+	// only when that is set, so an unset key field means this field.
+	DefaultKeyField = "aggregateid"
 )
 
 // Placement is one entry of collection.fields.additional.placement: the
@@ -71,7 +71,8 @@ type Config struct {
 	RouteByField string
 	// TopicRegex is route.topic.regex, unanchored (RegexRouter tests it
 	// against the whole value, then replaces its first match). Nil means
-	// DefaultTopicRegex.
+	// DefaultTopicRegex. Its source is a Java pattern: it must pass
+	// checkJavaRegex, so that Go evaluates it as Java does.
 	TopicRegex *regexp.Regexp
 	// TopicReplacement is route.topic.replacement, in Java's replacement
 	// syntax ($1, ${name}, \ escapes).
@@ -79,7 +80,8 @@ type Config struct {
 	// IDField is collection.field.event.id: the "id" header.
 	IDField string
 	// KeyField is collection.field.event.key: the record key. Empty means
-	// Debezium's fallback, the field "aggregateid" if the document has one.
+	// DefaultKeyField. A null value is a null key (there is no fallback to
+	// another field); a document without the field is unroutable.
 	KeyField string
 	// PayloadField is collection.field.event.payload: the record value.
 	PayloadField string
@@ -95,8 +97,10 @@ type Config struct {
 	// TombstoneOnEmptyPayload is route.tombstone.on.empty.payload: a null or
 	// blank-string payload becomes a record with a null value.
 	TombstoneOnEmptyPayload bool
-	// InvalidOperationBehavior is debezium.op.invalid.behavior: "warn"
+	// InvalidOperationBehavior is table.op.invalid.behavior: "warn"
 	// (default) or "error", the level at which dropped updates are logged.
+	// (debezium.op.invalid.behavior, its name before Debezium 2.0, is
+	// ignored like Debezium 2.4 ignores it.)
 	InvalidOperationBehavior string
 }
 
@@ -116,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PayloadField == "" {
 		c.PayloadField = DefaultPayloadField
+	}
+	if c.KeyField == "" {
+		c.KeyField = DefaultKeyField
 	}
 	if c.InvalidOperationBehavior == "" {
 		c.InvalidOperationBehavior = "warn"
@@ -147,6 +154,11 @@ func (c Config) validate() error {
 	case "", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("relay: invalid operation behavior %q: only warn and error are implemented", c.InvalidOperationBehavior))
+	}
+	if c.TopicRegex != nil {
+		if err := checkJavaRegex(c.TopicRegex.String(), false); err != nil {
+			errs = append(errs, fmt.Errorf("relay: route.topic.regex %q: %w", c.TopicRegex, err))
+		}
 	}
 	if err := validateJavaReplacement(c.withDefaults().TopicRegex, c.withDefaults().TopicReplacement); err != nil {
 		errs = append(errs, fmt.Errorf("relay: route.topic.replacement %q: %w", c.TopicReplacement, err))
@@ -364,7 +376,11 @@ func parseSettings(name string, s map[string]string) (Config, error) {
 				p.refuse(k, v, "the relay implements "+topicNameMatches+" only")
 			}
 		case predicate != "" && k == pPrefix+"pattern":
-			re, err := regexp.Compile(`\A(?:` + v + `)\z`)
+			if err := checkJavaRegex(v, false); err != nil {
+				p.refuse(k, v, err.Error())
+				break
+			}
+			re, err := regexp.Compile(anchoredPattern(v))
 			if err != nil {
 				p.refuse(k, v, "not a regular expression the relay can evaluate: "+err.Error())
 			}
@@ -401,8 +417,20 @@ func parseSettings(name string, s map[string]string) (Config, error) {
 	return p.cfg.withDefaults(), nil
 }
 
-// routerSetting handles one transforms.<alias>.* key of MongoEventRouter.
+// routerSetting handles one transforms.<alias>.* key of MongoEventRouter
+// (MongoEventRouterConfigDefinition, Debezium 2.4).
 func (p *settingsParser) routerSetting(key, name, v string) {
+	switch name {
+	case "collection.field.event.id", "collection.field.event.key", "collection.field.event.payload",
+		"collection.field.event.timestamp", "route.by.field", "route.topic.replacement":
+		if v == "" {
+			// Debezium takes "" as given, not as unset: it looks for a
+			// field named "" in every event (or routes to the topic "")
+			// and fails, where the relay would apply the default.
+			p.refuse(key, v, "empty: Debezium would use it as given and fail on every event")
+			return
+		}
+	}
 	switch name {
 	case "collection.field.event.id":
 		p.cfg.IDField = v
@@ -425,6 +453,11 @@ func (p *settingsParser) routerSetting(key, name, v string) {
 	case "route.by.field":
 		p.cfg.RouteByField = v
 	case "route.topic.regex":
+		// Field.isRegex and RegexRouter compile it with java.util.regex.
+		if err := checkJavaRegex(v, false); err != nil {
+			p.refuse(key, v, err.Error())
+			return
+		}
 		re, err := regexp.Compile(v)
 		if err != nil {
 			p.refuse(key, v, "not a regular expression the relay can evaluate: "+err.Error())
@@ -436,6 +469,10 @@ func (p *settingsParser) routerSetting(key, name, v string) {
 	case "route.tombstone.on.empty.payload":
 		p.cfg.TombstoneOnEmptyPayload = p.boolean(key, v)
 	case "debezium.op.invalid.behavior":
+		// Its name before Debezium 2.0 (deprecated by DBZ-4012, removed
+		// by DBZ-5045): EventRouterConfigDefinition no longer has it, so
+		// Debezium 2.4 ignores it, and so does the relay.
+	case "table.op.invalid.behavior":
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "warn", "error":
 			p.cfg.InvalidOperationBehavior = strings.ToLower(strings.TrimSpace(v))
@@ -494,7 +531,10 @@ func splitList(v string) []string {
 func compileList(list []string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(list))
 	for _, s := range list {
-		re, err := regexp.Compile(`(?i)\A(?:` + s + `)\z`)
+		if err := checkJavaRegex(s, true); err != nil {
+			return nil, fmt.Errorf("relay: list entry %q: %w", s, err)
+		}
+		re, err := regexp.Compile(`(?i)` + anchoredPattern(s))
 		if err != nil {
 			return nil, fmt.Errorf("relay: list entry %q is not a regular expression the relay can evaluate: %w", s, err)
 		}
@@ -519,7 +559,7 @@ func fullMatch(re *regexp.Regexp) (*regexp.Regexp, error) {
 	if v, ok := anchored.Load(re.String()); ok {
 		return v.(*regexp.Regexp), nil
 	}
-	full, err := regexp.Compile(`\A(?:` + re.String() + `)\z`)
+	full, err := regexp.Compile(anchoredPattern(re.String()))
 	if err != nil {
 		return nil, err
 	}

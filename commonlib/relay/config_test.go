@@ -97,7 +97,32 @@ func TestParseConnectorRefuses(t *testing.T) {
 		{"spaces in placements", map[string]any{tr + "collection.fields.additional.placement": "type:header:eventType, _id:header:eventId"}, []string{"whitespace"}},
 		{"malformed placement", map[string]any{tr + "collection.fields.additional.placement": "type"}, []string{`"type"`, "field:location"}},
 		{"unexpanded payload", map[string]any{tr + "collection.expand.json.payload": "false"}, []string{tr + "collection.expand.json.payload", `"false"`}},
-		{"fatal on updates", map[string]any{tr + "debezium.op.invalid.behavior": "fatal"}, []string{tr + "debezium.op.invalid.behavior", `"fatal"`}},
+		{"fatal on updates", map[string]any{tr + "table.op.invalid.behavior": "fatal"}, []string{tr + "table.op.invalid.behavior", `"fatal"`}},
+		{"unknown invalid-operation behavior", map[string]any{tr + "table.op.invalid.behavior": "skip"}, []string{tr + "table.op.invalid.behavior", `"skip"`}},
+		{"empty key field", map[string]any{tr + "collection.field.event.key": ""}, []string{tr + "collection.field.event.key", "empty"}},
+		{"empty topic replacement", map[string]any{tr + "route.topic.replacement": ""}, []string{tr + "route.topic.replacement", "empty"}},
+		// route.topic.regex values Go accepts and Java's Pattern rejects:
+		// Field.isRegex and RegexRouter stop Debezium at start.
+		{"python group syntax", map[string]any{tr + "route.topic.regex": "(?P<routedByValue>.*)"}, []string{tr + "route.topic.regex", "Java's Pattern rejects it", "(?P<name>"}},
+		{"underscore in a group name", map[string]any{tr + "route.topic.regex": "(?<routed_by>.*)", tr + "route.topic.replacement": "x.${routed_by}"}, []string{"route.topic.regex", "Java's Pattern rejects it", "missing trailing '>'"}},
+		{"group name starting with a digit", map[string]any{tr + "route.topic.regex": "(?<1st>.*)"}, []string{"route.topic.regex", "does not start with a Latin letter"}},
+		{"group name used twice", map[string]any{tr + "route.topic.regex": "(?<v>cust.*)|(?<v>pay.*)"}, []string{"route.topic.regex", "<v> is already defined"}},
+		{"count without a minimum", map[string]any{tr + "route.topic.regex": "(.{,40})"}, []string{"route.topic.regex", "illegal repetition"}},
+		{"brace that starts no count", map[string]any{tr + "route.topic.regex": "${x}(.*)"}, []string{"route.topic.regex", "illegal repetition"}},
+		{"unclosed count", map[string]any{tr + "route.topic.regex": "(.{2)"}, []string{"route.topic.regex", "unclosed counted closure"}},
+		{"script property", map[string]any{tr + "route.topic.regex": `(\p{Greek}+)`}, []string{"route.topic.regex", "Greek"}},
+		{"negated property Go's way", map[string]any{tr + "route.topic.regex": `(\p{^L}+)`}, []string{"route.topic.regex", "Java's Pattern rejects it"}},
+		// Values both accept but read differently.
+		{"POSIX class", map[string]any{tr + "route.topic.regex": "([[:alpha:]]+)"}, []string{"route.topic.regex", "Java nests a class"}},
+		{"class intersection", map[string]any{tr + "route.topic.regex": "([a-z&&[^x]]+)"}, []string{"route.topic.regex", "intersection"}},
+		{"ungreedy flag", map[string]any{tr + "route.topic.regex": "(?U)(.*)"}, []string{"route.topic.regex", "(?U)"}},
+		{"octal escape", map[string]any{tr + "route.topic.regex": `(\12.*)`}, []string{"route.topic.regex", "octal"}},
+		{"count with a leading zero", map[string]any{tr + "route.topic.regex": "(a{01})"}, []string{"route.topic.regex", "leading zero"}},
+		{"vertical whitespace", map[string]any{tr + "route.topic.regex": `(\v?.*)`}, []string{"route.topic.regex", "vertical"}},
+		{"grapheme boundary", map[string]any{tr + "route.topic.regex": `\b{g}(.*)`}, []string{"route.topic.regex", "grapheme"}},
+		{"case-insensitive non-ASCII", map[string]any{tr + "route.topic.regex": "(?i)(k\u212a.*)"}, []string{"route.topic.regex", "case-insensitive"}},
+		{"predicate pattern Java rejects", map[string]any{"predicates.isOutboxTable.pattern": "(?P<x>.*)events"}, []string{"predicates.isOutboxTable.pattern", "Java's Pattern rejects it"}},
+		{"list entry Java rejects", map[string]any{"collection.exclude.list": "customers-db.{consumed}-events"}, []string{"customers-db.{consumed}-events", "illegal repetition"}},
 		{"schema version field", map[string]any{tr + "collection.field.event.schema.version": "v"}, []string{tr + "collection.field.event.schema.version", `"v"`}},
 		{"tracing", map[string]any{tr + "tracing.span.context.field": "ctx"}, []string{tr + "tracing.span.context.field"}},
 		{"bad replacement", map[string]any{tr + "route.topic.replacement": "outbox.${nope}"}, []string{"route.topic.replacement", "nope"}},
@@ -166,7 +191,7 @@ func TestParseConnectorAccepts(t *testing.T) {
 	}{
 		{"name from the map", cfg.Name, "eventual-consistency-poc-connector"},
 		{"default route field", cfg.RouteByField, "aggregatetype"},
-		{"no key field", cfg.KeyField, ""},
+		{"no key field means aggregateid", cfg.KeyField, "aggregateid"},
 		{"no placements", len(cfg.Placements), 0},
 		{"default payload field", cfg.PayloadField, "payload"},
 	}
@@ -174,6 +199,44 @@ func TestParseConnectorAccepts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if !reflect.DeepEqual(tt.got, tt.want) {
 				t.Errorf("got %#v, want %#v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseInvalidOperationBehavior checks the key Debezium 2.4.2 reads,
+// table.op.invalid.behavior (EventRouterConfigDefinition), and that the
+// pre-2.0 name debezium.op.invalid.behavior is ignored as Debezium ignores it.
+func TestParseInvalidOperationBehavior(t *testing.T) {
+	const tr = "transforms.outbox."
+	tests := []struct {
+		name string
+		edit map[string]any
+		want string
+	}{
+		{"default", map[string]any{}, "warn"},
+		{"table key", map[string]any{tr + "table.op.invalid.behavior": "error"}, "error"},
+		{"table key, any case and blanks", map[string]any{tr + "table.op.invalid.behavior": " ERROR "}, "error"},
+		{"old key is ignored", map[string]any{tr + "debezium.op.invalid.behavior": "error"}, "warn"},
+		{"old key is ignored whatever its value", map[string]any{tr + "debezium.op.invalid.behavior": "fatal"}, "warn"},
+		{"both keys", map[string]any{tr + "table.op.invalid.behavior": "error", tr + "debezium.op.invalid.behavior": "warn"}, "error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			settings := shippedSettings(t)
+			for k, v := range tt.edit {
+				settings[k] = v
+			}
+			data, err := json.Marshal(settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := ParseConnector(data)
+			if err != nil {
+				t.Fatalf("ParseConnector() error = %v", err)
+			}
+			if cfg.InvalidOperationBehavior != tt.want {
+				t.Errorf("InvalidOperationBehavior = %q, want %q", cfg.InvalidOperationBehavior, tt.want)
 			}
 		})
 	}

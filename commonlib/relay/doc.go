@@ -51,7 +51,16 @@
 //     collection "outbox-parked" with the reason, logged at ERROR and
 //     counted; the relay goes on. Debezium stops until someone intervenes.
 //     A header or key value that is neither a string, number nor boolean is
-//     parked too, where Debezium would render Kafka Connect's text form.
+//     parked too, where Debezium would render Kafka Connect's text form, and
+//     so is a route value (aggregateType) that is not printable ASCII:
+//     Java's and Go's regular expressions may route it differently, and it
+//     cannot name a topic by itself.
+//   - The Java regular expressions of the registration (route.topic.regex,
+//     the predicate pattern, the include and exclude lists) are refused at
+//     start when Java's Pattern rejects them, as Debezium does, and also
+//     when Java and Go would read them differently (nested classes, (?U),
+//     (?m), octal escapes, repeated groups with captures or empty matches,
+//     …); see checkJavaRegex.
 //   - Only what the shipped configuration uses is implemented: header
 //     placements, expanded payloads, StringConverter keys, JsonConverter
 //     values without schemas. ParseConnector refuses anything else rather

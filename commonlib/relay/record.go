@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/IBM/sarama"
 	"go.mongodb.org/mongo-driver/bson"
@@ -43,7 +44,8 @@ func unroutable(format string, args ...any) error {
 //     number, double -> Java's Double.toString, Decimal128 -> string,
 //     binary -> base64, null -> null, field order kept, arrays of one
 //     element type (arrays of documents take the union of their fields,
-//     missing ones are null);
+//     missing ones are null; arrays of arrays take the element schema of
+//     their first inner array; see subSchema);
 //   - headers: "id" = the event id, then the placements in order, values
 //     raw UTF-8 like SimpleHeaderConverter.
 //
@@ -52,7 +54,9 @@ func unroutable(format string, args ...any) error {
 // delegate, so Debezium 2.4 never parses JSON text held in a string.
 //
 // Every document Debezium would fail on (no payload, no or non-string route
-// field, mixed-type arrays, arrays of dates, …) yields an *UnroutableError.
+// field, no key field, mixed-type arrays, arrays of dates, …) yields an
+// *UnroutableError, and so does a route value that is not printable ASCII
+// (see routeTopic).
 // Any other error means cfg is not one the relay implements.
 func Record(cfg Config, doc bson.Raw, now time.Time) (*sarama.ProducerMessage, error) {
 	cfg = cfg.withDefaults()
@@ -170,8 +174,20 @@ const headerID = "id"
 
 // routeTopic applies RegexRouter: when the route value matches the regex as
 // a whole, its first match is replaced; otherwise the value is the topic.
+//
+// Go's regexp evaluates the Java pattern, which checkJavaRegex made sure
+// both engines read alike on printable ASCII. Other characters (control
+// characters, line terminators, anything beyond ASCII) are where they part:
+// Java's '.' and '$' treat \r, U+0085, U+2028 and U+2029 as line
+// terminators, its \b and \p classes follow another Unicode version, its
+// (?i) folds ASCII only. Such a value is parked rather than routed by a
+// guess; it could not name a topic by itself anyway.
 func routeTopic(cfg Config, route string) (string, error) {
 	route = javaString(route)
+	if i := strings.IndexFunc(route, func(r rune) bool { return r < 0x20 || r > 0x7e }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(route[i:])
+		return "", unroutable("%q holds %U, which Java's and Go's regular expressions may route differently (only printable ASCII is routed)", route, r)
+	}
 	full, err := fullMatch(cfg.TopicRegex)
 	if err != nil {
 		return "", fmt.Errorf("relay: route.topic.regex: %w", err)
@@ -197,29 +213,24 @@ func validTopic(t string) bool {
 	return len(t) <= 249 && t != "." && t != ".." && legalTopic.MatchString(t)
 }
 
-// recordKey is EventRouterDelegate.defineRecordKey + StringConverter.
+// recordKey is EventRouterDelegate.defineRecordKey + StringConverter. The
+// key is the key field's value, whatever it is: a null value is a null key,
+// with no fallback to another field, and a document without the field fails
+// (Struct.get throws "not a valid field name"). The key field is never
+// unset: MongoEventRouter forwards collection.field.event.key only when it
+// is set, and the delegate's table.field.event.key defaults to aggregateid.
 func recordKey(cfg Config, after *schema, event *structValue) ([]byte, error) {
-	var v any
-	var s *schema
-	name := cfg.KeyField
-	if cfg.KeyField != "" {
-		s = after.field(cfg.KeyField)
-		if s == nil {
-			return nil, unroutable("no key field %q", cfg.KeyField)
-		}
-		v = event.values[cfg.KeyField]
+	s := after.field(cfg.KeyField)
+	if s == nil {
+		return nil, unroutable("no key field %q", cfg.KeyField)
 	}
-	if v == nil {
-		if fs := after.field(fallbackKeyField); fs != nil {
-			name, s, v = fallbackKeyField, fs, event.values[fallbackKeyField]
-		}
-	}
+	v := event.values[cfg.KeyField]
 	if v == nil {
 		return nil, nil
 	}
 	text, ok := scalarText(v)
 	if !ok {
-		return nil, unroutable("key field %q is a %s, which StringConverter would render as a Java object description", name, s.kind)
+		return nil, unroutable("key field %q is a %s, which StringConverter would render as a Java object description", cfg.KeyField, s.kind)
 	}
 	return []byte(text), nil
 }
@@ -497,45 +508,174 @@ func addFieldSchema(e entry, b *schema) error {
 		if len(values) == 0 {
 			return b.add(e.key, &schema{kind: kindArray, elem: &schema{kind: kindString}})
 		}
-		first := values[0].Type
-		for _, v := range values {
-			if v.Type != first {
-				return fmt.Errorf("field %q is not a homogenous array (%s and %s)", e.key, first, v.Type)
-			}
+		if err := testType(e.key, values, values[0].Type); err != nil {
+			return err
 		}
-		switch first {
-		case bson.TypeDateTime, bson.TypeTimestamp:
-			// Sic: the field gets the element schema, and converting the
-			// values then fails (BsonDateTime.asInt64, BsonTimestamp.asInt32).
-			return b.add(e.key, &schema{kind: kindTimestamp})
-		case bson.TypeEmbeddedDocument:
-			union := map[string]bsontype.Type{}
-			elem := &schema{kind: kindStruct}
-			for _, v := range values {
-				sub, err := documentEntries(v.Document())
-				if err != nil {
-					return err
-				}
-				for _, se := range sub {
-					prev, seen := union[se.key]
-					if !seen {
-						union[se.key] = se.val.Type
-						if err := addFieldSchema(se, elem); err != nil {
-							return err
-						}
-					} else if prev != se.val.Type {
-						return fmt.Errorf("field %q is not the same type for all documents in array %q (%s and %s)", se.key, e.key, prev, se.val.Type)
-					}
-				}
-			}
-			return b.add(e.key, &schema{kind: kindArray, elem: elem})
+		elem, err := subSchema(e.key, values[0].Type, values)
+		if err != nil {
+			return err
 		}
-		if s := scalarSchema(first); s != nil {
-			return b.add(e.key, &schema{kind: kindArray, elem: s})
-		}
-		return nil // arrays of arrays, regexes, code with scope…: no field
+		return b.add(e.key, &schema{kind: kindArray, elem: elem})
 	}
 	return nil
+}
+
+// testType is MongoDataConverter.testType: the checks an array passes
+// before its schema is built. Elements of an array of documents must all be
+// documents, and a field must have one type in all of them, except that
+// null goes with any type (DBZ-6760); elements of an array of arrays must
+// all be non-empty arrays, each checked in turn (DBZ-2569); any other array
+// must hold one element type.
+func testType(key string, values []bson.RawValue, valueType bsontype.Type) error {
+	switch valueType {
+	case bson.TypeEmbeddedDocument:
+		union := map[string]bsontype.Type{}
+		for _, v := range values {
+			if v.Type != bson.TypeEmbeddedDocument {
+				// BsonValue.asDocument throws.
+				return fmt.Errorf("field %q is not a homogenous array (%s and %s)", key, valueType, v.Type)
+			}
+			entries, err := documentEntries(v.Document())
+			if err != nil {
+				return err
+			}
+			for _, se := range entries {
+				if err := testArrayElementType(key, se, union); err != nil {
+					return err
+				}
+			}
+		}
+	case bson.TypeArray:
+		for _, v := range values {
+			if v.Type != bson.TypeArray {
+				// BsonValue.asArray throws.
+				return fmt.Errorf("field %q is not a homogenous array (%s and %s)", key, valueType, v.Type)
+			}
+			inner, err := arrayValues(v)
+			if err != nil {
+				return err
+			}
+			if len(inner) == 0 {
+				// Debezium reads the first element of every inner array:
+				// IndexOutOfBoundsException.
+				return fmt.Errorf("array %q holds an empty array among arrays, which Debezium cannot convert", key)
+			}
+			if err := testType(key, inner, inner[0].Type); err != nil {
+				return err
+			}
+		}
+	default:
+		for _, v := range values {
+			if v.Type != valueType {
+				return fmt.Errorf("field %q is not a homogenous array (%s and %s)", key, valueType, v.Type)
+			}
+		}
+	}
+	return nil
+}
+
+// testArrayElementType is MongoDataConverter.testArrayElementType: union
+// holds the type each field of the documents of array key had so far; a
+// null never conflicts, and a null seen first gives way to the next type.
+func testArrayElementType(key string, se entry, union map[string]bsontype.Type) error {
+	prev, seen := union[se.key]
+	cur := se.val.Type
+	switch {
+	case !seen:
+		union[se.key] = cur
+	case prev == cur:
+	case prev == bson.TypeNull:
+		union[se.key] = cur
+	case cur == bson.TypeNull:
+	default:
+		return fmt.Errorf("field %q is not the same type for all documents in array %q (%s and %s)", se.key, key, prev, cur)
+	}
+	return nil
+}
+
+// subSchema is MongoDataConverter.subSchema: the element schema of the
+// non-empty array values of field key, whose first element has valueType.
+//
+//   - An array of documents gets one struct: each field once, with the
+//     schema of the first value it has, skipping empty documents and empty
+//     arrays (DBZ-5434) unless every field of every element is one. The
+//     schema is not widened afterwards: a field first seen as null is a
+//     string, so a later number or document in it fails the conversion, and
+//     a field only ever seen empty next to other fields is missing, which
+//     fails it too.
+//   - An array of arrays gets the element schema of its first inner array
+//     alone (DBZ-2569).
+//   - Regexes, code with scope, min/max keys, undefined, symbols and DB
+//     pointers are not supported (IllegalArgumentException).
+func subSchema(key string, valueType bsontype.Type, values []bson.RawValue) (*schema, error) {
+	if s := scalarSchema(valueType); s != nil {
+		return s, nil
+	}
+	switch valueType {
+	case bson.TypeEmbeddedDocument:
+		elem := &schema{kind: kindStruct}
+		union := map[string]bsontype.Type{}
+		for _, skipEmpty := range []bool{true, false} {
+			for _, v := range values {
+				if err := subSchemaFields(key, elem, union, v.Document(), skipEmpty); err != nil {
+					return nil, err
+				}
+			}
+			if len(elem.fields) > 0 {
+				break
+			}
+		}
+		return elem, nil
+	case bson.TypeArray:
+		inner, err := arrayValues(values[0])
+		if err != nil {
+			return nil, err
+		}
+		elem, err := subSchema(key, inner[0].Type, inner)
+		if err != nil {
+			return nil, err
+		}
+		return &schema{kind: kindArray, elem: elem}, nil
+	}
+	return nil, fmt.Errorf("array %q holds values of type %s, which Debezium cannot build a schema for (IllegalArgumentException)", key, valueType)
+}
+
+// subSchemaFields adds the fields of doc, one element of array key, that
+// elem does not have yet (MongoDataConverter.subSchema's document pass).
+func subSchemaFields(key string, elem *schema, union map[string]bsontype.Type, doc bson.Raw, skipEmpty bool) error {
+	entries, err := documentEntries(doc)
+	if err != nil {
+		return err
+	}
+	for _, se := range entries {
+		if skipEmpty && isEmptyContainer(se.val) {
+			continue
+		}
+		if _, seen := union[se.key]; !seen {
+			union[se.key] = se.val.Type
+			if err := addFieldSchema(se, elem); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := testArrayElementType(key, se, union); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isEmptyContainer reports an empty document or an empty array.
+func isEmptyContainer(v bson.RawValue) bool {
+	switch v.Type {
+	case bson.TypeEmbeddedDocument:
+		entries, err := v.Document().Elements()
+		return err == nil && len(entries) == 0
+	case bson.TypeArray:
+		values, err := v.Array().Values()
+		return err == nil && len(values) == 0
+	}
+	return false
 }
 
 // convertField mirrors MongoDataConverter.convertFieldValue: it converts e
@@ -617,8 +757,13 @@ func convertField(e entry, st *structValue, sch *schema) error {
 		v = rs
 	case bson.TypeEmbeddedDocument:
 		fs := sch.field(e.key)
-		if fs == nil || fs.kind != kindStruct {
+		if fs == nil {
 			return fmt.Errorf("failed to find field %q in schema", e.key)
+		}
+		if fs.kind != kindStruct {
+			// In an array of documents, a field first seen as null (or
+			// as another type) keeps that schema.
+			return fmt.Errorf("field %q is a %s in the schema, not a document (not a struct schema)", e.key, fs.kind)
 		}
 		sub, err := documentEntries(e.val.Document())
 		if err != nil {
@@ -639,50 +784,23 @@ func convertField(e entry, st *structValue, sch *schema) error {
 		list := []any{}
 		if len(values) > 0 {
 			first := values[0].Type
+			var elem *schema
+			if first == bson.TypeArray || first == bson.TypeEmbeddedDocument {
+				fs := sch.field(e.key)
+				if fs == nil {
+					return fmt.Errorf("failed to find field %q in schema", e.key)
+				}
+				if fs.kind != kindArray {
+					return fmt.Errorf("cannot look up the element schema of %q, a %s", e.key, fs.kind)
+				}
+				elem = fs.elem
+			}
 			for _, av := range values {
-				if av.Type != first {
-					continue // only the first element's type has a branch
+				// Only elements of the first element's type are
+				// converted: the others have no branch and are left out.
+				if list, err = appendArrayValue(list, e.key, elem, first, av); err != nil {
+					return err
 				}
-				switch first {
-				case bson.TypeString:
-					list = append(list, javaString(av.StringValue()))
-				case bson.TypeJavaScript:
-					list = append(list, javaString(av.JavaScript()))
-				case bson.TypeObjectID:
-					list = append(list, av.ObjectID().Hex())
-				case bson.TypeDouble:
-					list = append(list, av.Double())
-				case bson.TypeBinary:
-					_, data := av.Binary()
-					list = append(list, data)
-				case bson.TypeInt32:
-					list = append(list, av.Int32())
-				case bson.TypeInt64:
-					list = append(list, av.Int64())
-				case bson.TypeDecimal128:
-					list = append(list, javaDecimal128(av.Decimal128()))
-				case bson.TypeBoolean:
-					list = append(list, av.Boolean())
-				case bson.TypeDateTime, bson.TypeTimestamp:
-					return fmt.Errorf("array %q holds %ss, which Debezium cannot convert", e.key, first)
-				case bson.TypeEmbeddedDocument:
-					fs := sch.field(e.key)
-					if fs == nil || fs.kind != kindArray || fs.elem.kind != kindStruct {
-						return fmt.Errorf("failed to find the element schema of array %q", e.key)
-					}
-					sub, err := documentEntries(av.Document())
-					if err != nil {
-						return err
-					}
-					es := newStruct(fs.elem)
-					for _, se := range sub {
-						if err := convertField(se, es, fs.elem); err != nil {
-							return err
-						}
-					}
-					list = append(list, es)
-				}
-				// Null and the skipped types have no branch: left out.
 			}
 		}
 		v = list
@@ -690,6 +808,80 @@ func convertField(e entry, st *structValue, sch *schema) error {
 		return nil // min/max key, undefined, symbol, DBPointer: left out
 	}
 	return st.put(e.key, v)
+}
+
+// appendArrayValue is MongoDataConverter's convertFieldValue for one
+// element av of array key: it appends av converted to list when av is of
+// valueType, with elem the element schema (looked up only for documents and
+// arrays, nil otherwise). Inner arrays convert each of their elements by its
+// own type.
+func appendArrayValue(list []any, key string, elem *schema, valueType bsontype.Type, av bson.RawValue) ([]any, error) {
+	if av.Type != valueType {
+		return list, nil
+	}
+	switch valueType {
+	case bson.TypeString:
+		return append(list, javaString(av.StringValue())), nil
+	case bson.TypeJavaScript:
+		return append(list, javaString(av.JavaScript())), nil
+	case bson.TypeObjectID:
+		return append(list, av.ObjectID().Hex()), nil
+	case bson.TypeDouble:
+		return append(list, av.Double()), nil
+	case bson.TypeBinary:
+		_, data := av.Binary()
+		return append(list, data), nil
+	case bson.TypeInt32:
+		return append(list, av.Int32()), nil
+	case bson.TypeInt64:
+		return append(list, av.Int64()), nil
+	case bson.TypeDecimal128:
+		return append(list, javaDecimal128(av.Decimal128())), nil
+	case bson.TypeBoolean:
+		return append(list, av.Boolean()), nil
+	case bson.TypeDateTime, bson.TypeTimestamp:
+		// BsonDateTime.asInt64 and BsonTimestamp.asInt32 throw.
+		return nil, fmt.Errorf("array %q holds %ss, which Debezium cannot convert", key, valueType)
+	case bson.TypeEmbeddedDocument:
+		if elem == nil || elem.kind != kindStruct {
+			return nil, fmt.Errorf("array %q holds documents where its schema has no document (not a struct schema)", key)
+		}
+		sub, err := documentEntries(av.Document())
+		if err != nil {
+			return nil, err
+		}
+		es := newStruct(elem)
+		for _, se := range sub {
+			if err := convertField(se, es, elem); err != nil {
+				return nil, err
+			}
+		}
+		return append(list, es), nil
+	case bson.TypeArray:
+		inner, err := arrayValues(av)
+		if err != nil {
+			return nil, err
+		}
+		if len(inner) == 0 {
+			// Debezium reads the first element: IndexOutOfBoundsException.
+			return nil, fmt.Errorf("array %q holds an empty array among arrays, which Debezium cannot convert", key)
+		}
+		var sub *schema
+		if t := inner[0].Type; t == bson.TypeArray || t == bson.TypeEmbeddedDocument {
+			if elem == nil || elem.kind != kindArray {
+				return nil, fmt.Errorf("array %q holds arrays where its schema has no array", key)
+			}
+			sub = elem.elem
+		}
+		subList := []any{}
+		for _, v := range inner {
+			if subList, err = appendArrayValue(subList, key, sub, v.Type, v); err != nil {
+				return nil, err
+			}
+		}
+		return append(list, subList), nil
+	}
+	return list, nil // null and the skipped types have no branch: left out
 }
 
 // appendJSON writes v with schema s like JsonConverter with schemas

@@ -334,6 +334,10 @@ func TestRecordUnroutable(t *testing.T) {
 		}
 		return out
 	}
+	// arrayPayload is an event whose payload has the array "xs" of elems.
+	arrayPayload := func(elems ...any) bson.D {
+		return base("", bson.E{Key: "payload", Value: bson.D{{Key: "xs", Value: bson.A(elems)}}})
+	}
 	tests := []struct {
 		name       string
 		doc        bson.D
@@ -350,7 +354,28 @@ func TestRecordUnroutable(t *testing.T) {
 		{"mixed-type array in the payload", base("", bson.E{Key: "payload", Value: bson.D{{Key: "xs", Value: bson.A{int32(1), "two"}}}}), "not a homogenous array"},
 		{"mixed-type array outside the payload", append(base(""), bson.E{Key: "trace", Value: bson.A{int32(1), 2.0}}), "not a homogenous array"},
 		{"array of dates", base("", bson.E{Key: "payload", Value: bson.D{{Key: "ds", Value: bson.A{primitive.DateTime(1)}}}}), "cannot convert"},
-		{"array of arrays", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{int32(1)}}}}}), "not a valid field name"},
+		// MongoDataConverter, Debezium 2.4.2 (unchanged up to 3.0): see
+		// TestRecordArrays for the arrays it converts.
+		{"null first in an array field, then a number", arrayPayload(bson.D{{Key: "n", Value: nil}}, bson.D{{Key: "n", Value: int32(1)}}), `field "n": invalid Java object for schema type string`},
+		{"null first in an array field, then a document", arrayPayload(bson.D{{Key: "n", Value: nil}}, bson.D{{Key: "n", Value: bson.D{{Key: "y", Value: int32(1)}}}}), `"n" is a string in the schema, not a document`},
+		{"null first in an array field, then an array", arrayPayload(bson.D{{Key: "n", Value: nil}}, bson.D{{Key: "n", Value: bson.A{int32(1)}}}), `field "n": invalid Java object for schema type string`},
+		{"null between two types in an array field", arrayPayload(bson.D{{Key: "n", Value: nil}}, bson.D{{Key: "n", Value: int32(1)}}, bson.D{{Key: "n", Value: "x"}}), `"n" is not the same type for all documents`},
+		{"a document and a number in one array", arrayPayload(bson.D{{Key: "a", Value: int32(1)}}, int32(5)), "not a homogenous array"},
+		{"field only ever an empty array next to others", arrayPayload(bson.D{{Key: "sku", Value: "A"}, {Key: "tags", Value: bson.A{}}}), `"tags" is not a valid field name`},
+		{"field only ever an empty document next to others", arrayPayload(bson.D{{Key: "a", Value: bson.D{}}, {Key: "b", Value: int32(1)}}, bson.D{{Key: "b", Value: int32(2)}}), `failed to find field "a" in schema`},
+		{"empty document, then two shapes", arrayPayload(bson.D{{Key: "a", Value: bson.D{}}}, bson.D{{Key: "a", Value: bson.D{{Key: "b", Value: int32(1)}}}}, bson.D{{Key: "a", Value: bson.D{{Key: "c", Value: int32(2)}}}}), `"c" is not a valid field name`},
+		{"null, then an empty and a filled document", arrayPayload(bson.D{{Key: "a", Value: nil}}, bson.D{{Key: "a", Value: bson.D{}}}, bson.D{{Key: "a", Value: bson.D{{Key: "b", Value: int32(1)}}}}), `"a" is a string in the schema, not a document`},
+		{"empty then mixed-type array field", arrayPayload(bson.D{{Key: "t", Value: bson.A{}}}, bson.D{{Key: "t", Value: bson.A{int32(1), "x"}}}), `"t" is not a homogenous array`},
+		{"matrix with an empty row", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{int32(1)}, bson.A{}}}}}), "empty array among arrays"},
+		{"matrix starting with an empty row", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{}, bson.A{int32(1)}}}}}), "empty array among arrays"},
+		{"matrix rows of different types", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{int32(1)}, bson.A{"a"}}}}}), "invalid Java object for schema type int32"},
+		{"matrix of nulls, then numbers", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{nil}, bson.A{int32(1)}}}}}), "invalid Java object for schema type string"},
+		{"mixed-type matrix row", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{int32(1), "a"}}}}}), `"m" is not a homogenous array`},
+		{"matrix and a number", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{int32(1)}, int32(2)}}}}), `"m" is not a homogenous array`},
+		{"matrix of dates", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{primitive.DateTime(1)}}}}}), "cannot convert"},
+		{"matrix of documents with a field only in a later row", base("", bson.E{Key: "payload", Value: bson.D{{Key: "m", Value: bson.A{bson.A{bson.D{{Key: "a", Value: int32(1)}}}, bson.A{bson.D{{Key: "b", Value: int32(2)}}}}}}}), `"b" is not a valid field name`},
+		{"empty matrix row in a later array element", arrayPayload(bson.D{{Key: "m", Value: bson.A{bson.A{int32(1)}}}}, bson.D{{Key: "m", Value: bson.A{bson.A{}}}}), "empty array among arrays"},
+		{"array of regexes", base("", bson.E{Key: "payload", Value: bson.D{{Key: "r", Value: bson.A{primitive.Regex{Pattern: "a"}}}}}), "cannot build a schema"},
 		{"documents of one array disagree on a type", base("", bson.E{Key: "payload", Value: bson.D{{Key: "ls", Value: bson.A{bson.D{{Key: "q", Value: int32(1)}}, bson.D{{Key: "q", Value: "1"}}}}}}), "not the same type"},
 		{"nested document shapes differ inside an array", base("", bson.E{Key: "payload", Value: bson.D{{Key: "ls", Value: bson.A{bson.D{{Key: "q", Value: bson.D{{Key: "a", Value: int32(1)}}}}, bson.D{{Key: "q", Value: bson.D{{Key: "b", Value: int32(1)}}}}}}}}), "not a valid field name"},
 		{"document key", base("", bson.E{Key: "aggregateId", Value: bson.D{{Key: "a", Value: "b"}}}), "StringConverter"},
@@ -365,6 +390,120 @@ func TestRecordUnroutable(t *testing.T) {
 			}
 			if !strings.Contains(ue.Reason, tt.wantReason) {
 				t.Errorf("reason = %q, want it to contain %q", ue.Reason, tt.wantReason)
+			}
+		})
+	}
+}
+
+// TestRecordArrays pins what MongoDataConverter (Debezium 2.4.2, the same
+// up to 3.0) makes of arrays: documents whose fields are null in some
+// elements (DBZ-6760), arrays of arrays (DBZ-2569) and empty documents or
+// arrays in fields other elements fill (DBZ-5434). The golden values were
+// produced by running Debezium's converter itself on these documents.
+func TestRecordArrays(t *testing.T) {
+	cfg := shippedConfig(t)
+	doc := func(payload bson.D) bson.Raw {
+		return marshal(t, bson.D{
+			{Key: "_id", Value: "e-1"},
+			{Key: "aggregateType", Value: "customer"},
+			{Key: "aggregateId", Value: "c-1"},
+			{Key: "type", Value: "CustomerCreated"},
+			{Key: "payload", Value: payload},
+		})
+	}
+	a := func(elems ...any) bson.A { return append(bson.A{}, elems...) } // bson.A(nil) would be null
+	d := func(kv ...any) bson.D {
+		out := bson.D{}
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, bson.E{Key: kv[i].(string), Value: kv[i+1]})
+		}
+		return out
+	}
+	one, two, three := int32(1), int32(2), int32(3)
+	tests := []struct {
+		name    string
+		payload bson.D
+		golden  string
+	}{
+		{
+			name: "field null in the first element, a string later (DBZ-6760)",
+			payload: d("additionalContacts", a(
+				d("firstName", "John", "lastName", "Doe", "comment", nil),
+				d("firstName", "Jane", "lastName", "Doe", "comment", "A comment"))),
+			golden: "array-null-then-string.json",
+		},
+		{
+			name:    "field with a value first, null later",
+			payload: d("xs", a(d("n", one), d("n", nil), d("n", two))),
+			golden:  "array-value-then-null.json",
+		},
+		{
+			name:    "matrix (DBZ-2569)",
+			payload: d("matrix", a(a(one, two, three), a(int32(4), int32(5), int32(6)), a(int32(7), int32(8), int32(9)))),
+			golden:  "matrix.json",
+		},
+		{
+			name: "matrix of documents (DBZ-2569)",
+			payload: d("matrix_complex", a(
+				a(d("k3", "v111", "k4", a(one, two, three)), d("k3", "v211", "k4", a(int32(4), int32(5), int32(6)))),
+				a(d("k3", "v112", "k4", a(int32(7), int32(8))), d("k3", "v212", "k4", a(int32(8)))))),
+			golden: "matrix-of-documents.json",
+		},
+		{
+			name:    "matrix of documents takes the fields of its first row",
+			payload: d("m", a(a(d("a", one), d("b", "x")), a(d("a", two)))),
+			golden:  "matrix-of-documents-union.json",
+		},
+		{
+			name:    "matrix with a row of nulls after the first",
+			payload: d("m", a(a(one), a(nil))),
+			golden:  "matrix-null-row.json",
+		},
+		{
+			name:    "array of matrices",
+			payload: d("cube", a(a(a(one, two)), a(a(three)))),
+			golden:  "cube.json",
+		},
+		{
+			name:    "empty document, then a filled one (DBZ-5434)",
+			payload: d("f1", d("f2", a(d("f3", d()), d("f3", d("f5", int32(5)))))),
+			golden:  "array-empty-document-then-filled.json",
+		},
+		{
+			name:    "empty array, then one of documents (DBZ-5434)",
+			payload: d("f1", d("f2", a(d("f3", a()), d("f3", a(d("f5", int32(5))))))),
+			golden:  "array-empty-array-then-filled.json",
+		},
+		{
+			name:    "empty array, then one of numbers",
+			payload: d("lines", a(d("t", a()), d("t", a(one, two)))),
+			golden:  "array-empty-array-then-numbers.json",
+		},
+		{
+			name:    "only empty arrays (DBZ-5434)",
+			payload: d("f1", d("f2", a(d("f3", a()), d("f3", a())))),
+			golden:  "array-only-empty-arrays.json",
+		},
+		{
+			name:    "only empty documents",
+			payload: d("f2", a(d("f3", d()), d("f3", d()))),
+			golden:  "array-only-empty-documents.json",
+		},
+		{
+			name:    "later element's array of another type loses those values",
+			payload: d("lines", a(d("t", a(one)), d("t", a(two, "x")))),
+			golden:  "array-later-mixed-array.json",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, err := Record(cfg, doc(tt.payload), time.Now())
+			if err != nil {
+				t.Fatalf("Record() error = %v", err)
+			}
+			want := bytes.TrimSpace(golden(t, tt.golden))
+			if got := encoded(t, msg.Value); !bytes.Equal(got, want) {
+				t.Errorf("value mismatch with testdata/%s\n got: %s\nwant: %s", tt.golden, got, want)
 			}
 		})
 	}
@@ -423,7 +562,16 @@ func TestRecordSettings(t *testing.T) {
 			wantTopic: "events.cust.omer-x", wantKey: "c-1", wantValue: `"  "`, wantTime: now,
 		},
 		{
-			name:      "no key field falls back to aggregateid",
+			name: "route regex ending in an open \\Q quote",
+			edit: func(c *Config) {
+				c.TopicRegex = mustRegexp(t, `\Qcustomer`)
+				c.TopicReplacement = "outbox.customers"
+			},
+			doc:       doc(),
+			wantTopic: "outbox.customers", wantKey: "c-1", wantValue: `"  "`, wantTime: now,
+		},
+		{
+			name:      "unset key field reads aggregateid",
 			edit:      func(c *Config) { c.KeyField = "" },
 			doc:       doc(bson.E{Key: "aggregateid", Value: "fallback"}),
 			wantTopic: "outbox.event.customer", wantKey: "fallback", wantValue: `"  "`, wantTime: now,
@@ -452,6 +600,97 @@ func TestRecordSettings(t *testing.T) {
 			}
 			if !msg.Timestamp.Equal(tt.wantTime) {
 				t.Errorf("timestamp = %v, want %v", msg.Timestamp, tt.wantTime)
+			}
+		})
+	}
+}
+
+// TestRecordKey pins EventRouterDelegate.defineRecordKey (Debezium 2.4.2):
+// the key is the key field's value, null included, with no fallback; an
+// unset collection.field.event.key means table.field.event.key's default,
+// aggregateid.
+func TestRecordKey(t *testing.T) {
+	shipped := shippedConfig(t)
+	const oidHex = "650f1c2ab3d4e5f60718293a"
+	event := func(extra ...bson.E) bson.Raw {
+		d := bson.D{
+			{Key: "_id", Value: "e-1"},
+			{Key: "aggregateType", Value: "customer"},
+			{Key: "type", Value: "CustomerCreated"},
+			{Key: "payload", Value: bson.D{}},
+		}
+		return marshal(t, append(d, extra...))
+	}
+	tests := []struct {
+		name     string
+		keyField string
+		doc      bson.Raw
+		wantKey  []byte // nil: a null key
+	}{
+		{"configured key field", "aggregateId", event(bson.E{Key: "aggregateId", Value: "c-1"}), []byte("c-1")},
+		{"configured key field null, no fallback to aggregateid", "aggregateId", event(bson.E{Key: "aggregateId", Value: nil}, bson.E{Key: "aggregateid", Value: "other"}), nil},
+		{"unset key field reads aggregateid", "", event(bson.E{Key: "aggregateId", Value: "c-1"}, bson.E{Key: "aggregateid", Value: mustOID(t, oidHex)}), []byte(oidHex)},
+		{"unset key field, aggregateid null", "", event(bson.E{Key: "aggregateid", Value: nil}), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := shipped
+			cfg.KeyField = tt.keyField
+			msg, err := Record(cfg, tt.doc, time.Now())
+			if err != nil {
+				t.Fatalf("Record() error = %v", err)
+			}
+			got := encoded(t, msg.Key)
+			if !bytes.Equal(got, tt.wantKey) || (got == nil) != (tt.wantKey == nil) {
+				t.Errorf("key = %q, want %q", got, tt.wantKey)
+			}
+		})
+	}
+}
+
+// TestRecordUnroutableSettings lists documents Debezium fails on, or the
+// relay will not route by a guess, under settings other than the shipped.
+func TestRecordUnroutableSettings(t *testing.T) {
+	shipped := shippedConfig(t)
+	event := func(aggregateType string, extra ...bson.E) bson.Raw {
+		d := bson.D{
+			{Key: "_id", Value: "e-1"},
+			{Key: "aggregateType", Value: aggregateType},
+			{Key: "aggregateId", Value: "c-1"},
+			{Key: "type", Value: "CustomerCreated"},
+			{Key: "payload", Value: bson.D{}},
+		}
+		return marshal(t, append(d, extra...))
+	}
+	prefixRoute := func(c *Config) {
+		c.TopicRegex = mustRegexp(t, `(\w+).*`)
+		c.TopicReplacement = "$1"
+	}
+	tests := []struct {
+		name       string
+		edit       func(*Config)
+		doc        bson.Raw
+		wantReason string
+	}{
+		// Struct.get("aggregateid") throws: "not a valid field name".
+		{"unset key field and no aggregateid", func(c *Config) { c.KeyField = "" }, event("customer"), `no key field "aggregateid"`},
+		// Java's '.' stops at \r, so the regex does not match and the raw
+		// value is no topic; Go's '.' would match and route to "customer".
+		{"route value with a carriage return", prefixRoute, event("customer\rx"), "only printable ASCII is routed"},
+		{"route value with U+2028", prefixRoute, event("customer\u2028x"), "only printable ASCII is routed"},
+		{"route value beyond ASCII", prefixRoute, event("customerÉ"), "only printable ASCII is routed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := shipped
+			tt.edit(&cfg)
+			msg, err := Record(cfg, tt.doc, time.Now())
+			var ue *UnroutableError
+			if !errors.As(err, &ue) {
+				t.Fatalf("Record() = %v, %v; want an *UnroutableError", msg, err)
+			}
+			if !strings.Contains(ue.Reason, tt.wantReason) {
+				t.Errorf("reason = %q, want it to contain %q", ue.Reason, tt.wantReason)
 			}
 		})
 	}
