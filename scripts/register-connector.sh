@@ -6,6 +6,9 @@
 #
 # Environment:
 #   CONNECT_URL     Kafka Connect REST API        (default http://localhost:8083)
+#   CONNECT_CREDENTIALS  user:password for HTTP Basic (outbox-relay with
+#                   CONNECT_BASIC_AUTH_FILE); never printed. Credentials in
+#                   CONNECT_URL work too and are cut from every message.
 #   CONNECTOR_FILE  {"name": …, "config": {…}}    (default debezium/connector.json)
 #   TIMEOUT         seconds each wait may take    (default 120)
 #
@@ -17,6 +20,9 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CONNECT_URL=${CONNECT_URL:-http://localhost:8083}
 CONNECT_URL=${CONNECT_URL%/}
+CONNECT_CREDENTIALS=${CONNECT_CREDENTIALS:-}
+# shown_url is CONNECT_URL without user:password@, for messages.
+shown_url=$(printf '%s' "$CONNECT_URL" | sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@#\1#')
 CONNECTOR_FILE=${CONNECTOR_FILE:-$repo_root/debezium/connector.json}
 TIMEOUT=${TIMEOUT:-120}
 
@@ -61,6 +67,10 @@ request() {
 	if [[ -n $data ]]; then
 		args+=(-H 'Content-Type: application/json' --data-binary "$data")
 	fi
+	if [[ -n $CONNECT_CREDENTIALS ]]; then
+		# From a file descriptor, so the password is not in ps output.
+		args+=(-K <(printf 'user = "%s"\n' "$CONNECT_CREDENTIALS"))
+	fi
 	: >"$body_file"
 	status=$(curl "${args[@]}" "$CONNECT_URL$path" 2>/dev/null) || status=000
 	body=$(cat "$body_file")
@@ -81,7 +91,7 @@ error_text() {
 # 1. Wait for the REST API. GET / answers as soon as the HTTP server is up;
 # GET /connectors only once the worker has joined its group and read the
 # config topic, and a PUT sent before that would fail.
-log "waiting for Kafka Connect at $CONNECT_URL (up to ${TIMEOUT}s)"
+log "waiting for Kafka Connect at $shown_url (up to ${TIMEOUT}s)"
 deadline=$((SECONDS + TIMEOUT))
 next_progress=$((SECONDS + progress_every))
 while :; do
@@ -92,7 +102,7 @@ while :; do
 		[[ $status == 200 ]] && break
 	fi
 	if ((SECONDS >= deadline)); then
-		die "Kafka Connect at $CONNECT_URL not ready after ${TIMEOUT}s (last HTTP status $status; is the stack up? make up)"
+		die "Kafka Connect at $shown_url not ready after ${TIMEOUT}s (last HTTP status $status; is the stack up? make up)"
 	fi
 	if ((SECONDS >= next_progress)); then
 		log "still waiting for Kafka Connect (HTTP $status)"
@@ -125,7 +135,7 @@ while :; do
 		log "Kafka Connect is rebalancing (409), retrying"
 		sleep "$poll_interval"
 		;;
-	000) die "no answer from Kafka Connect at $CONNECT_URL (connection failed or timed out)" ;;
+	000) die "no answer from Kafka Connect at $shown_url (connection failed or timed out)" ;;
 	*) die "Kafka Connect rejected the connector (HTTP $status): $(error_text)" ;;
 	esac
 done
@@ -155,14 +165,14 @@ while :; do
 
 		if [[ $connector_state == FAILED ]]; then
 			print_trace "connector $name FAILED:" "$(jq -r '.connector.trace // "(no trace)"' <<<"$body")"
-			die "connector $name failed; fix the cause, then: curl -X POST '$CONNECT_URL/connectors/$name_path/restart?includeTasks=true&onlyFailed=true'"
+			die "connector $name failed; fix the cause, then: curl -X POST '$shown_url/connectors/$name_path/restart?includeTasks=true&onlyFailed=true'"
 		fi
 		failed=$(jq -r '.tasks // [] | map(select(.state == "FAILED")) | length' <<<"$body")
 		if ((failed > 0)); then
 			while IFS= read -r task_id; do
 				print_trace "task $task_id FAILED:" "$(jq -r --argjson id "$task_id" '.tasks[] | select(.id == $id) | .trace // "(no trace)"' <<<"$body")"
 			done < <(jq -r '.tasks[] | select(.state == "FAILED") | .id' <<<"$body")
-			die "connector $name has $failed failed task(s); fix the cause, then: curl -X POST '$CONNECT_URL/connectors/$name_path/restart?includeTasks=true&onlyFailed=true'"
+			die "connector $name has $failed failed task(s); fix the cause, then: curl -X POST '$shown_url/connectors/$name_path/restart?includeTasks=true&onlyFailed=true'"
 		fi
 		running=$(jq -r '.tasks // [] | map(select(.state == "RUNNING")) | length' <<<"$body")
 		if [[ $connector_state == RUNNING ]] && ((task_count > 0 && running == task_count)); then

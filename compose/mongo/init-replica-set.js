@@ -1,19 +1,24 @@
 // Initiates the replica set of compose/docker-compose.yml and waits until it
 // can take writes. Run by the mongo-init service with mongosh, connected
-// directly to mongodb1; safe to run on every `docker compose up`.
+// directly to mongodb1; safe to run on every `docker compose up`. A set that
+// is already initiated keeps its configuration: after a change to the
+// members below, wipe the volumes (make down DOWN_FLAGS=-v).
 //
 // The member host names must match what everything else uses:
 // debezium/connector.json and the services' MONGODB_URI
 // (mongodb1:27017, mongodb2:27018, set "local-mongodb-replica-set").
 
+// One voting member, so no failover (see the comment on mongodb1 in
+// docker-compose.yml): with two voters neither could be primary while the
+// other is down. mongodb2 never votes and never becomes primary (a member
+// without a vote must have priority 0); it keeps a copy of the data. So
+// mongodb1 is the primary whenever the set has one, and host tools can rely
+// on mongodb://localhost:27017/?directConnection=true reaching it.
 const replicaSet = {
   _id: "local-mongodb-replica-set",
   members: [
-    // Higher priority: mongodb1 is primary whenever it is up, so host tools
-    // can rely on mongodb://localhost:27017/?directConnection=true reaching
-    // the primary (see the comment on mongodb1 in docker-compose.yml).
-    { _id: 0, host: "mongodb1:27017", priority: 2 },
-    { _id: 1, host: "mongodb2:27018", priority: 1 },
+    { _id: 0, host: "mongodb1:27017", votes: 1, priority: 1 },
+    { _id: 1, host: "mongodb2:27018", votes: 0, priority: 0 },
   ],
 };
 
@@ -48,10 +53,14 @@ function main() {
   } else {
     print(`mongo-init: replica set ${replicaSet._id} already initiated`);
   }
+  return waitReady();
+}
 
-  // Wait for mongodb1 to be primary and every member to be primary or
-  // secondary: with two voting members, "majority" writes (MongoDB 7's
-  // default, and what transactions commit with) need both.
+// waitReady waits until mongodb1 is primary and every member is primary or
+// secondary. Writes need only mongodb1 ("majority" is a majority of the
+// voting members, and mongodb1 is the only one); waiting for mongodb2 too
+// makes `make up` end with the whole set in place.
+function waitReady() {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = currentStatus();
