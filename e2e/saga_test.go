@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,15 +179,50 @@ func TestPaymentServiceDown(t *testing.T) {
 // broker is back (its data directory kept, as after a restart).
 func TestBrokerDown(t *testing.T) {
 	p := newPlatform(t)
+	p.customerEnv = []string{"HEALTH_FAILING_AFTER=1s"}
 	p.start()
 	p.kafka.Stop(t)
 	c := p.register(blueprintBody)
 	if status, body := proctest.HTTP(t, "GET", p.customerURL("/health"), ""); status != 503 || !strings.Contains(body, `"broker":"DOWN"`) {
 		t.Errorf("health with the broker down: %d %s, want 503 naming the broker", status, body)
 	}
-	time.Sleep(time.Second)
+	// Past HEALTH_FAILING_AFTER, the relay (which cannot publish the
+	// registration's event) and the consumers are reported too.
+	proctest.Eventually(t, 15*time.Second, "health names the failing relay and consumers", func() error {
+		_, body := proctest.HTTP(t, "GET", p.customerURL("/health"), "")
+		if !strings.Contains(body, `"relay":"DOWN"`) || !strings.Contains(body, `"consumers":"DOWN"`) {
+			return errorf("health: %s", body)
+		}
+		return nil
+	})
 	p.startKafka()
 	p.waitStatus(c.ID, "REGISTRATION_SUCCESS", 60*time.Second)
+	p.waitHealthy(p.customerURL("/health"))
+}
+
+// TestBrokerLosesItsData: devkafka killed with kill -9 and its data
+// deleted comes back empty. The services re-create the topics they need,
+// and a registration made afterwards completes: no consumer resumes from
+// an offset that no longer means anything, and no relay or consumer loops
+// on a missing topic.
+func TestBrokerLosesItsData(t *testing.T) {
+	p := newPlatform(t)
+	p.start()
+	for range 3 {
+		c := p.register(blueprintBody)
+		p.waitStatus(c.ID, "REGISTRATION_SUCCESS", sagaTimeout)
+	}
+	p.kafka.Kill()
+	if err := os.RemoveAll(filepath.Join(p.dataDir, "kafka")); err != nil {
+		t.Fatal(err)
+	}
+	p.startKafka()
+	start := time.Now()
+	c := p.register(blueprintBody)
+	p.waitStatus(c.ID, "REGISTRATION_SUCCESS", 20*time.Second)
+	t.Logf("registration after the broker lost its data: done in %v", time.Since(start).Round(100*time.Millisecond))
+	p.waitHealthy(p.customerURL("/health"))
+	p.waitHealthy(p.paymentURL("/health"))
 }
 
 // TestRestartKeepsState restarts every process on the same data directory.

@@ -13,11 +13,14 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -57,6 +60,7 @@ type Config struct {
 	MongoURI                  string
 	Brokers                   []string
 	HTTPAddr                  string
+	HTTPTimeouts              httpapi.Timeouts
 	Relay                     string
 	ConsumedEventsCleanupCron string
 	ConsumedEventsRetention   time.Duration
@@ -67,6 +71,9 @@ type Config struct {
 	ShutdownTimeout           time.Duration
 	StoreHistory              int
 	StoreWriteQueue           int
+	// FailingAfter is how long the relay or the consumers may fail
+	// without recovering before /health reports them DOWN.
+	FailingAfter time.Duration
 	// SoftMemoryLimit is set as the Go runtime's memory limit when
 	// GOMEMLIMIT is unset (0: none).
 	SoftMemoryLimit int64
@@ -78,7 +85,9 @@ type Config struct {
 // before a collection) a service at 100,000 registrations passed 1 GiB.
 const DefaultSoftMemoryLimit = 900 << 20
 
-// LoadConfig reads the shared variables; name is the binary's name.
+// LoadConfig reads the shared variables; name is the binary's name and
+// httpAddr the default HTTP_ADDR (a loopback address: listening on every
+// interface is a deployment's explicit choice).
 func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string) Config {
 	return Config{
 		Name:                      name,
@@ -86,6 +95,7 @@ func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string)
 		MongoURI:                  envconfig.Value(env, "MONGODB_URI", "", mongotx.ParseURI),
 		Brokers:                   envconfig.Value(env, "KAFKA_BROKERS", "localhost:9093", kafkaclient.ParseBrokers),
 		HTTPAddr:                  env.Addr("HTTP_ADDR", httpAddr),
+		HTTPTimeouts:              httpapi.LoadTimeouts(env),
 		Relay:                     env.OneOf("OUTBOX_RELAY", RelayEmbedded, RelayEmbedded, RelayOff),
 		ConsumedEventsCleanupCron: envconfig.Value(env, "CONSUMED_EVENTS_CLEANUP_CRON", "0 1 0 * * ?", jobs.ParseSpec),
 		ConsumedEventsRetention:   env.Duration("CONSUMED_EVENTS_RETENTION", 168*time.Hour),
@@ -96,6 +106,7 @@ func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string)
 		ShutdownTimeout:           env.Duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		StoreHistory:              env.Int("STORE_HISTORY_SIZE", mongotx.DefaultHistorySize, 100),
 		StoreWriteQueue:           env.Int("STORE_WRITE_QUEUE", mongotx.DefaultWriteQueue, 1),
+		FailingAfter:              env.Duration("HEALTH_FAILING_AFTER", 30*time.Second),
 		SoftMemoryLimit:           softMemoryLimit(env.String("GOMEMLIMIT", "")),
 	}
 }
@@ -117,6 +128,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("MONGODB_URI", storeName(c.MongoURI)),
 		slog.String("KAFKA_BROKERS", strings.Join(c.Brokers, ",")),
 		slog.String("HTTP_ADDR", c.HTTPAddr),
+		slog.Duration("HTTP_READ_TIMEOUT", c.HTTPTimeouts.Read),
+		slog.Duration("HTTP_WRITE_TIMEOUT", c.HTTPTimeouts.Write),
+		slog.Duration("HTTP_IDLE_TIMEOUT", c.HTTPTimeouts.Idle),
 		slog.String("OUTBOX_RELAY", c.Relay),
 		slog.String("CONSUMED_EVENTS_CLEANUP_CRON", c.ConsumedEventsCleanupCron),
 		slog.Duration("CONSUMED_EVENTS_RETENTION", c.ConsumedEventsRetention),
@@ -124,6 +138,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("INTERESTING_EVENTS", strings.Join(c.Interesting, ";")),
 		slog.Int("STORE_HISTORY_SIZE", c.StoreHistory),
 		slog.Int("STORE_WRITE_QUEUE", c.StoreWriteQueue),
+		slog.Duration("HEALTH_FAILING_AFTER", c.FailingAfter),
 	)
 }
 
@@ -214,12 +229,18 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			return fmt.Errorf("outbox relay: %w", err)
 		}
 	}
-	// The relay needs a producer, so it exists only once Kafka answered.
+	// The relay and the consumers need a producer, so they exist only once
+	// Kafka answered.
 	var rel atomic.Pointer[relay.Relay]
+	var consumer atomic.Pointer[router.Router]
 
 	// HTTP first: the service answers while Kafka is still being waited for.
 	e := httpapi.New(log, withStoreErrors(spec.MapError), "64KB")
-	g := e.Group(spec.BasePath, newWorkOnPost)
+	// Middleware on the echo itself, not the group: group middleware makes
+	// echo add a catch-all route to the group, which answers 404 where a
+	// known path asked with another method is a 405.
+	e.Use(newWorkOnPost)
+	g := e.Group(spec.BasePath)
 	parts.Routes(g)
 	g.GET("/health", httpapi.Health(
 		httpapi.Check{Name: "store", Probe: store.Ping},
@@ -230,6 +251,18 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			return nil
 		}},
 		httpapi.Check{Name: "broker", Probe: func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) }},
+		httpapi.Check{Name: "relay", Probe: func(context.Context) error {
+			if r := rel.Load(); r != nil {
+				return failing(r.Stats().FailingSince, cfg.FailingAfter)
+			}
+			return nil
+		}},
+		httpapi.Check{Name: "consumers", Probe: func(context.Context) error {
+			if r := consumer.Load(); r != nil {
+				return failing(r.FailingSince(), cfg.FailingAfter)
+			}
+			return nil
+		}},
 	))
 	g.GET("/outbox", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, outboxStatus(c.Request().Context(), cfg, out, &rel))
@@ -238,7 +271,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(e, cfg.HTTPTimeouts)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String(), "base", spec.BasePath)
@@ -287,6 +320,13 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 				failed <- fmt.Errorf("outbox relay: %w", err)
 				return
 			}
+			if store.Embedded() {
+				// The embedded store's directory admits one process
+				// (package journal locks it): another holder of the
+				// lease is this service's previous run, killed before
+				// it could release it, not a replica.
+				r.AssumeExclusiveStore()
+			}
 			rel.Store(r)
 			relays.Add(1)
 			go func() {
@@ -296,7 +336,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 				}
 			}()
 		}
-		r, err := router.New(router.Config{
+		consumerConfig := router.Config{
 			Brokers:         cfg.Brokers,
 			Group:           spec.Group,
 			ClientID:        cfg.Name,
@@ -304,7 +344,18 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 			Interesting:     cfg.Interesting,
 			DeadLetterTopic: DeadLetterTopic,
 			IsTransient:     mongotx.IsUnavailable,
-		}, producer, log.With("component", "consumer"))
+		}
+		if store.Embedded() {
+			// One process per data directory also lets the consumer be
+			// a static member named after its store: a run restarted
+			// after a kill -9 takes over its predecessor's partitions at
+			// once. The session timeout is then only how long the
+			// partitions of a member that does not come back wait: the
+			// broker's minimum.
+			consumerConfig.InstanceID = staticMemberID(cfg.Name, filepath.Join(cfg.DataDir, cfg.Name))
+			consumerConfig.SessionTimeout = kafkaclient.MinSessionTimeout
+		}
+		r, err := router.New(consumerConfig, producer, log.With("component", "consumer"))
 		if err != nil {
 			failed <- fmt.Errorf("consumers: %w", err)
 			return
@@ -312,6 +363,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger) error {
 		for eventType, h := range handlers {
 			r.Handle(eventType, h)
 		}
+		consumer.Store(r)
 		if err := r.Run(consumeCtx); err != nil {
 			failed <- fmt.Errorf("consumers stopped: %w", err)
 		}
@@ -381,7 +433,9 @@ func withStoreErrors(mapErr httpapi.Mapper) httpapi.Mapper {
 }
 
 // outboxState is what GET <base>/outbox reports: the outbox's size and, with
-// the embedded relay, the relay's counters.
+// the embedded relay, the relay's counters. LastError is a short cause
+// (relayCause), not the error's text, which may hold file paths, addresses
+// and driver detail: the relay logs that.
 type outboxState struct {
 	Relay            string     `json:"relay"`
 	Events           int64      `json:"events"`
@@ -418,11 +472,47 @@ func outboxStatus(ctx context.Context, cfg Config, out *outbox.Outbox, rel *atom
 	st.Leader, st.Holder = &stats.Leader, stats.Holder
 	st.Published, st.Parked, st.Dropped = stats.Published, stats.Parked, stats.Dropped
 	st.Sweeps, st.HistoryLost, st.KafkaRetries = stats.Sweeps, stats.HistoryLost, stats.KafkaRetries
-	st.LastError, st.LastErrorAt, st.FailingSince = stats.LastError, timeOrNil(stats.LastErrorAt), timeOrNil(stats.FailingSince)
+	st.LastError, st.LastErrorAt, st.FailingSince = relayCause(stats.LastError), timeOrNil(stats.LastErrorAt), timeOrNil(stats.FailingSince)
 	if t, err := r.PublishedThrough(ctx); err == nil {
 		st.PublishedThrough = timeOrNil(t)
 	}
 	return st
+}
+
+// relayCauses maps what a relay error says to the short cause shown by
+// GET <base>/outbox, first match wins. The relay's Stats keep only the
+// error's text, so its wording is matched: commonlib/relay prefixes its own
+// errors ("relay: lease …", "relay: change stream …"), the store's write
+// failures read "store cannot write", sarama's errors start with "kafka".
+var relayCauses = []struct{ contains, cause string }{
+	{"store cannot write", "the store cannot write"},
+	{"lease expired before the batch was sent", "the lease expired before kafka acknowledged the batch"},
+	{"lease taken by another holder", "another replica took the lease"},
+	{"lease", "the lease could not be read or renewed"},
+	{"kafka", "kafka did not acknowledge the batch"},
+	{"circuit breaker", "kafka did not acknowledge the batch"},
+	{"change stream", "the change stream failed"},
+	{"position", "the relay position could not be read or stored"},
+	{"sweep", "the outbox could not be read"},
+	{"list collections", "the outbox could not be read"},
+	{"park", "an unroutable document could not be parked"},
+}
+
+// relayCause is the short cause of a relay error for GET <base>/outbox: a
+// fixed phrase, never the error's own text, which may name files (the
+// embedded store's journal), addresses or driver internals. The detail is
+// in the service log, where the relay logs every error it recovers from.
+func relayCause(lastError string) string {
+	if lastError == "" {
+		return ""
+	}
+	lower := strings.ToLower(lastError)
+	for _, c := range relayCauses {
+		if strings.Contains(lower, c.contains) {
+			return c.cause + " (details in the service log)"
+		}
+	}
+	return "the relay failed (details in the service log)"
 }
 
 // selectHandlers keeps the handlers of the interesting event types and fails
@@ -441,6 +531,15 @@ func selectHandlers(all map[string]router.Handler, interesting []string) (map[st
 		out[t] = h
 	}
 	return out, nil
+}
+
+// failing reports a component failing without recovering since since for
+// longer than bound.
+func failing(since time.Time, bound time.Duration) error {
+	if since.IsZero() || time.Since(since) <= bound {
+		return nil
+	}
+	return fmt.Errorf("failing since %s", since.UTC().Format(time.RFC3339))
 }
 
 // scheduleCleanups adds the retention jobs: consumed-event records and
@@ -492,6 +591,22 @@ func purgeBefore(now time.Time, retention time.Duration, published *time.Time) t
 		}
 	}
 	return before
+}
+
+// staticMemberID is the consumer group instance id of service name on the
+// embedded store in dir: one per host and directory, as stable across
+// restarts as the store, and never shared by two running processes, since
+// the store's directory lock admits one.
+func staticMemberID(name, dir string) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	sum := sha256.Sum256([]byte(host + "\x00" + filepath.Clean(dir)))
+	return name + "-" + hex.EncodeToString(sum[:8])
 }
 
 func wait(ctx context.Context, wg *sync.WaitGroup, what string, log *slog.Logger) {

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,5 +64,44 @@ func TestStoreErrorsAnswer503WithRetryAfter(t *testing.T) {
 		if _, _, ok := withStoreErrors(m)(errors.New("other")); ok {
 			t.Fatal("an unrelated error was mapped")
 		}
+	}
+}
+
+// TestStaticMemberID: a consumer's instance id follows its store's
+// directory, however it is spelled, and is one Kafka accepts.
+func TestStaticMemberID(t *testing.T) {
+	dir := t.TempDir()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relative, err := filepath.Rel(wd, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := staticMemberID("payment-service", dir)
+	if !regexp.MustCompile(`^payment-service-[0-9a-f]{16}$`).MatchString(id) {
+		t.Fatalf("staticMemberID = %q, want payment-service- and 16 hex digits", id)
+	}
+	tests := []struct {
+		name     string
+		other    string
+		wantSame bool
+	}{
+		{"same directory", staticMemberID("payment-service", dir), true},
+		{"same directory, spelled with a trailing ./", staticMemberID("payment-service", dir+"/./"), true},
+		{"same directory, relative", staticMemberID("payment-service", relative), true},
+		{"another directory", staticMemberID("payment-service", t.TempDir()), false},
+		{"another service", staticMemberID("customer-service", dir), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if same := tt.other == id; same != tt.wantSame {
+				t.Errorf("%q vs %q: same = %v, want %v", tt.other, id, same, tt.wantSame)
+			}
+			if strings.ContainsAny(tt.other, "/ ") {
+				t.Errorf("%q holds characters Kafka refuses in group.instance.id", tt.other)
+			}
+		})
 	}
 }

@@ -1,20 +1,35 @@
 // Package httpapi builds the services' echo servers: one error handler that
 // turns every error into a status and a JSON body {"code", "message"[,
-// "fields"]}, request body limits, JSON decoding that names the bad field,
-// panic recovery that never shows a stack trace, and a health endpoint.
+// "fields"]}, request header and body limits, JSON decoding that names the
+// bad field, panic recovery that never shows a stack trace, a health
+// endpoint, and the http.Server settings (timeouts) that bound slow clients.
 //
 // It knows no routes or domain errors: a service passes a Mapper for its own
 // sentinel errors.
+//
+// What it cannot make JSON: a few answers are written by Go's net/http
+// itself, before any handler runs, when the request cannot be parsed at all:
+// a malformed request line or header, duplicate or invalid Content-Length,
+// an unsupported Transfer-Encoding (501), headers beyond the server's
+// MaxHeaderBytes (431), a missing Host, an unmet Expect (417). net/http has
+// no hook for them (its conn.serve writes a fixed text/plain answer and
+// closes the connection), so they stay plain text. Headers larger than
+// MaxHeaderBytes but within the server's cap get the JSON 431 from
+// HeaderLimit.
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,15 +55,33 @@ type Problem struct {
 // for errors it does not know.
 type Mapper func(err error) (status int, p Problem, ok bool)
 
-// New returns an echo server with the error handler, recovery, access log and
-// a request body limit such as "64KB".
+// New returns an echo server with the error handler, recovery, access log,
+// the request header limit (MaxHeaderBytes) and a request body limit such as
+// "64KB".
 func New(log *slog.Logger, mapErr Mapper, bodyLimit string) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log, mapErr)
-	e.Use(Recover, AccessLog(log), middleware.BodyLimit(bodyLimit))
+	e.Use(Recover, AccessLog(log), HeaderLimit(MaxHeaderBytes), middleware.BodyLimit(bodyLimit))
 	return e
 }
+
+// answer is an error that decides its own status and problem, for the
+// request errors httpapi detects itself (content type, unreadable body).
+type answer struct {
+	status  int
+	problem Problem
+	err     error
+}
+
+func (a *answer) Error() string {
+	if a.err != nil {
+		return a.problem.Message + ": " + a.err.Error()
+	}
+	return a.problem.Message
+}
+
+func (a *answer) Unwrap() error { return a.err }
 
 func errorHandler(log *slog.Logger, mapErr Mapper) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
@@ -77,6 +110,10 @@ func toProblem(err error, mapErr Mapper) (int, Problem) {
 	var me *MalformedError
 	if errors.As(err, &me) {
 		return http.StatusBadRequest, Problem{Code: "MALFORMED_JSON", Message: "the request body is not valid json"}
+	}
+	var a *answer
+	if errors.As(err, &a) {
+		return a.status, a.problem
 	}
 	if mapErr != nil {
 		if status, p, ok := mapErr(err); ok {
@@ -107,6 +144,8 @@ func codeOf(status int) string {
 		return "PAYLOAD_TOO_LARGE"
 	case http.StatusUnsupportedMediaType:
 		return "UNSUPPORTED_MEDIA_TYPE"
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "HEADERS_TOO_LARGE"
 	case http.StatusServiceUnavailable:
 		return "UNAVAILABLE"
 	}
@@ -145,32 +184,150 @@ func AccessLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// DecodeJSON reads the request body as JSON into v. A body that is not JSON
-// is a 400 MALFORMED_JSON; a value of the wrong type is a validation error
-// naming the field; a body over the limit is a 413.
+// DecodeJSON reads the request body as JSON into v. A body not declared
+// application/json (a charset parameter, if any, must be utf-8) is a 415
+// UNSUPPORTED_MEDIA_TYPE; a body that cannot be read is a 400 (a 408 when
+// the client sent it too slowly for the server's read timeout); a body over
+// the limit is a 413; a body that is not JSON is a 400 MALFORMED_JSON. An
+// object key given twice, or a value of the wrong type, is a validation
+// error naming the field.
 func DecodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	if err := requireJSON(c.Request().Header.Get(echo.HeaderContentType)); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if field, ok := duplicateKey(body); ok {
+		var fields validation.Errors
+		fields.Add(field, "must be given only once")
+		return fields
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("trailing data after the json value")
 	}
 	var te *json.UnmarshalTypeError
-	var he *echo.HTTPError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &he):
-		return he
 	case errors.As(err, &te) && te.Field != "":
 		var fields validation.Errors
-		fields.Add(te.Field, "must be a %s", jsonKind(te.Type.Kind().String()))
+		fields.Add(te.Field, "must be %s", jsonKind(te.Type))
 		return fields
 	case errors.Is(err, io.EOF):
 		return &echo.HTTPError{Code: http.StatusBadRequest, Message: "empty body", Internal: err}
 	default:
 		return malformed(err)
 	}
+}
+
+// requireJSON refuses a request body not declared as application/json.
+// JSON text is UTF-8 (RFC 8259), so a charset parameter may only say so.
+func requireJSON(contentType string) error {
+	refuse := func(why string) error {
+		return &answer{status: http.StatusUnsupportedMediaType, problem: Problem{
+			Code:    "UNSUPPORTED_MEDIA_TYPE",
+			Message: "the request body must be application/json (" + why + ")",
+		}}
+	}
+	if strings.TrimSpace(contentType) == "" {
+		return refuse("no Content-Type given")
+	}
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	switch {
+	case err != nil:
+		return refuse("the Content-Type is not a media type")
+	case mediaType != echo.MIMEApplicationJSON:
+		return refuse(mediaType + " given")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return refuse("charset " + cs + " given; json is utf-8")
+	}
+	return nil
+}
+
+// bodyError answers a request body that could not be read.
+func bodyError(err error) error {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he // the body limit: 413
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &answer{status: http.StatusRequestTimeout, err: err, problem: Problem{
+			Code: "REQUEST_TIMEOUT", Message: "the request body did not arrive within the server's read timeout"}}
+	default:
+		// Bad chunked encoding, a body shorter than its Content-Length, a
+		// connection reset: the detail is the client's own doing.
+		return &answer{status: http.StatusBadRequest, err: err, problem: Problem{
+			Code: "BAD_REQUEST", Message: "the request body could not be read"}}
+	}
+}
+
+// maxScanDepth bounds duplicateKey's recursion; json.Decoder refuses deeper
+// nesting itself (10,000 levels).
+const maxScanDepth = 10000
+
+// duplicateKey finds the first object key given twice in a JSON document
+// and returns its path ("card.balance", "items[2].name"). encoding/json
+// would silently keep the last value, and it matches struct fields without
+// regard to case, so keys differing only in case count as the same key. A
+// document that is not valid JSON has no duplicate here: Decode reports it.
+func duplicateKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	path, found, err := scanDuplicates(dec, "", 0)
+	return path, found && err == nil
+}
+
+func scanDuplicates(dec *json.Decoder, path string, depth int) (string, bool, error) {
+	if depth > maxScanDepth {
+		return "", false, errors.New("too deep")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]string{}
+		for dec.More() {
+			keyTok, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			key, _ := keyTok.(string)
+			folded := strings.ToLower(key)
+			if first, ok := seen[folded]; ok {
+				return joinPath(path, first), true, nil
+			}
+			seen[folded] = key
+			if p, found, err := scanDuplicates(dec, joinPath(path, key), depth+1); found || err != nil {
+				return p, found, err
+			}
+		}
+		_, err = dec.Token() // the closing brace
+		return "", false, err
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if p, found, err := scanDuplicates(dec, fmt.Sprintf("%s[%d]", path, i), depth+1); found || err != nil {
+				return p, found, err
+			}
+		}
+		_, err = dec.Token() // the closing bracket
+		return "", false, err
+	}
+	return "", false, nil
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 func malformed(err error) error {
@@ -183,18 +340,23 @@ type MalformedError struct{ err error }
 func (m *MalformedError) Error() string { return "malformed json: " + m.err.Error() }
 func (m *MalformedError) Unwrap() error { return m.err }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "struct", "map":
-		return "object"
-	case "slice", "array":
-		return "array"
-	case "bool":
-		return "boolean"
+// jsonKind names the JSON value a Go type decodes from, with its article,
+// for "must be ..." messages.
+func jsonKind(t reflect.Type) string {
+	if t == reflect.TypeFor[json.Number]() {
+		return "a number"
 	}
-	return "number"
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // Check is one dependency probe for the health endpoint.

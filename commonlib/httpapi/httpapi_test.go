@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -29,8 +30,12 @@ func server() *echo.Echo {
 		var body struct {
 			Name  string `json:"name"`
 			Inner struct {
-				Count int `json:"count"`
+				Name  string `json:"name,omitempty"`
+				Count int    `json:"count"`
 			} `json:"inner"`
+			List []struct {
+				X int `json:"x"`
+			} `json:"list,omitempty"`
 		}
 		if err := httpapi.DecodeJSON(c, &body); err != nil {
 			return err
@@ -84,3 +89,86 @@ func TestResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeJSONRefuses: what DecodeJSON refuses before the handler sees a
+// value, each answer in the JSON error shape.
+func TestDecodeJSONRefuses(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+		wantStatus              int
+		wantBody                []string
+	}{
+		{"json", "application/json", `{"name":"a"}`, 201, []string{`"name":"a"`}},
+		{"json with utf-8 charset", "application/json; charset=utf-8", `{"name":"a"}`, 201, []string{`"name":"a"`}},
+		{"json with UTF-8 charset", "application/json;charset=UTF-8", `{"name":"a"}`, 201, []string{`"name":"a"`}},
+		{"media type is case-insensitive", "Application/JSON", `{"name":"a"}`, 201, []string{`"name":"a"`}},
+		{"text/plain", "text/plain", `{"name":"a"}`, 415, []string{`"code":"UNSUPPORTED_MEDIA_TYPE"`, `application/json`}},
+		{"form", "application/x-www-form-urlencoded", `name=a`, 415, []string{`"code":"UNSUPPORTED_MEDIA_TYPE"`}},
+		{"none", "", `{"name":"a"}`, 415, []string{`"code":"UNSUPPORTED_MEDIA_TYPE"`, `no Content-Type`}},
+		{"not a media type", "json", `{"name":"a"}`, 415, []string{`"code":"UNSUPPORTED_MEDIA_TYPE"`}},
+		{"other charset", "application/json; charset=latin1", `{"name":"a"}`, 415, []string{`"code":"UNSUPPORTED_MEDIA_TYPE"`, `latin1`}},
+		{"duplicate key", "application/json", `{"name":"a","name":"b"}`, 400, []string{`"code":"INVALID_INPUT"`, `{"field":"name","message":"must be given only once"}`}},
+		{"duplicate nested key", "application/json", `{"inner":{"count":10,"count":1}}`, 400, []string{`{"field":"inner.count","message":"must be given only once"}`}},
+		{"duplicate key differing in case", "application/json", `{"name":"a","NAME":"b"}`, 400, []string{`{"field":"name","message":"must be given only once"}`}},
+		{"duplicate key in an array element", "application/json", `{"name":"a","list":[{"x":1},{"x":1,"x":2}]}`, 400, []string{`{"field":"list[1].x","message":"must be given only once"}`}},
+		{"same key in two objects is fine", "application/json", `{"name":"a","inner":{"name":"b"}}`, 201, []string{`"name":"a"`}},
+		{"a number for a string", "application/json", `{"name":1}`, 400, []string{`{"field":"name","message":"must be a string"}`}},
+		{"a string for an object", "application/json", `{"name":"a","inner":"x"}`, 400, []string{`{"field":"inner","message":"must be an object"}`}},
+		{"an object for an array", "application/json", `{"name":"a","list":{}}`, 400, []string{`{"field":"list","message":"must be an array"}`}},
+	}
+	e := server()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/things", strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if got := rec.Header().Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
+				t.Errorf("Content-Type = %q, want application/json", got)
+			}
+			for _, w := range tt.wantBody {
+				if !strings.Contains(rec.Body.String(), w) {
+					t.Errorf("body %s does not contain %s", rec.Body, w)
+				}
+			}
+		})
+	}
+}
+
+// TestUnreadableBody: a body the server cannot read is a 400 in the JSON
+// shape, not "not valid json".
+func TestUnreadableBody(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       io.Reader
+		wantStatus int
+		wantCode   string
+	}{
+		{"read error", io.MultiReader(strings.NewReader(`{"na`), errReader{errors.New("http: invalid byte in chunk length")}), 400, `"code":"BAD_REQUEST"`},
+		{"read timeout", io.MultiReader(strings.NewReader(`{"na`), errReader{os.ErrDeadlineExceeded}), 408, `"code":"REQUEST_TIMEOUT"`},
+	}
+	e := server()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/things", tt.body)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), tt.wantCode) {
+				t.Fatalf("got %d %s, want %d with %s", rec.Code, rec.Body, tt.wantStatus, tt.wantCode)
+			}
+			if strings.Contains(rec.Body.String(), "chunk") {
+				t.Errorf("body shows the internal error: %s", rec.Body)
+			}
+		})
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -40,6 +40,13 @@ const (
 	producerMaxBackoff = 2 * time.Second
 )
 
+// MinSessionTimeout is the shortest consumer group session timeout a broker
+// accepts by default (group.min.session.timeout.ms: 6 s on Kafka, and on
+// kfake, so devkafka). A member killed without leaving its group (kill -9)
+// keeps its partitions until its session times out, unless a static member
+// with its instance id takes its place (router.Config.InstanceID).
+const MinSessionTimeout = 6 * time.Second
+
 // Config returns the base sarama configuration of every platform client,
 // identified to the broker as clientID (sarama's default when empty). Callers
 // add producer or consumer settings on top.

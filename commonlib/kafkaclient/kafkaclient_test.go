@@ -338,3 +338,39 @@ func TestWaitSyncProducer(t *testing.T) {
 		}
 	})
 }
+
+// TestMinSessionTimeout: a broker with its default settings (kfake, as in
+// devkafka) accepts a consumer group session of MinSessionTimeout and
+// refuses a shorter one.
+func TestMinSessionTimeout(t *testing.T) {
+	addr := newCluster(t).ListenAddrs()[0]
+	tests := []struct {
+		name    string
+		session time.Duration
+		want    sarama.KError
+	}{
+		{"MinSessionTimeout", kafkaclient.MinSessionTimeout, sarama.ErrMemberIdRequired}, // accepted: JoinGroup v4+ asks for a second join
+		{"shorter", kafkaclient.MinSessionTimeout - time.Millisecond, sarama.ErrInvalidSessionTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := sarama.NewBroker(addr)
+			if err := b.Open(kafkaclient.Config("session-test")); err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			req := &sarama.JoinGroupRequest{
+				Version: 5, GroupId: "session-" + tt.name, ProtocolType: "consumer",
+				SessionTimeout: int32(tt.session.Milliseconds()), RebalanceTimeout: 10_000,
+			}
+			req.AddGroupProtocol("range", []byte{0, 0})
+			resp, err := b.JoinGroup(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Err != tt.want {
+				t.Errorf("JoinGroup with a %v session: %v, want %v", tt.session, resp.Err, tt.want)
+			}
+		})
+	}
+}

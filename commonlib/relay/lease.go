@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -56,6 +57,10 @@ type leaseDocument struct {
 	Holder     string    `bson:"holder"`
 	ExpiresAt  time.Time `bson:"expiresAt"`
 	AcquiredAt time.Time `bson:"acquiredAt"`
+
+	// preempted is the holder whose unexpired lease an acquisition on an
+	// exclusive store took over; not stored.
+	preempted string
 }
 
 // lease is one relay's handle on its lease document. Its clock is the
@@ -65,6 +70,9 @@ type lease struct {
 	id     string
 	holder string
 	ttl    time.Duration
+	// exclusive: no other process can open the store, so another holder
+	// of the lease is dead (see Relay.AssumeExclusiveStore).
+	exclusive atomic.Bool
 }
 
 func newLease(db lungo.IDatabase, name, database, holder string, ttl time.Duration) *lease {
@@ -89,29 +97,37 @@ func (l *lease) current(ctx context.Context) (leaseDocument, error) {
 	return doc, nil
 }
 
-// acquire takes the lease if it is free, expired or already ours. It
-// returns the lease as it stands: holder is l.holder when acquired. The
-// write is one conditional upsert, atomic on both lungo and MongoDB: when
-// another holder's unexpired lease exists, the filter matches nothing, the
-// upsert tries to insert a second document with the same _id and fails
-// with a duplicate key, which means "held by someone else". Expiry is
-// judged with this process's clock.
+// acquire takes the lease if it is free, expired or already ours, or, on
+// an exclusive store, whoever holds it. It returns the lease as it stands:
+// holder is l.holder when acquired. The write is one conditional upsert,
+// atomic on both lungo and MongoDB: when another holder's unexpired lease
+// exists, the filter matches nothing, the upsert tries to insert a second
+// document with the same _id and fails with a duplicate key, which means
+// "held by someone else". Expiry is judged with this process's clock. On an
+// exclusive store the filter also matches the holder just read, so the
+// takeover is a compare-and-swap: it fails like any lost race if that
+// holder renewed or handed over in between.
 func (l *lease) acquire(ctx context.Context) (bool, leaseDocument, error) {
 	now := time.Now()
 	cur, err := l.current(ctx)
 	if err != nil {
 		return false, leaseDocument{}, err
 	}
-	if cur.Holder != "" && cur.Holder != l.holder && !cur.ExpiresAt.Before(now) {
+	held := cur.Holder != "" && cur.Holder != l.holder && !cur.ExpiresAt.Before(now)
+	if held && !l.exclusive.Load() {
 		// Held: a standby only reads, so waiting replicas add no writes
 		// (and no change events) to the database.
 		return false, cur, nil
+	}
+	takeable := bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}}
+	if held {
+		takeable = bson.D{{Key: "holder", Value: cur.Holder}}
 	}
 	filter := bson.D{
 		{Key: "_id", Value: l.id},
 		{Key: "$or", Value: bson.A{
 			bson.D{{Key: "holder", Value: l.holder}},
-			bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: now}}}},
+			takeable,
 		}},
 	}
 	doc := leaseDocument{ID: l.id, Holder: l.holder, ExpiresAt: now.Add(l.ttl), AcquiredAt: now}
@@ -134,6 +150,9 @@ func (l *lease) acquire(ctx context.Context) (bool, leaseDocument, error) {
 	}
 	if res.MatchedCount == 0 && res.UpsertedCount == 0 {
 		return false, cur, nil
+	}
+	if held {
+		doc.preempted = cur.Holder
 	}
 	return true, doc, nil
 }
@@ -164,6 +183,21 @@ func (l *lease) release(ctx context.Context) error {
 	return nil
 }
 
+// AssumeExclusiveStore tells r that no other process can open its store,
+// as with the embedded engine, whose data directory is locked by the
+// process that opened it (package journal). Another holder of the lease is
+// then a previous run of this process that died without releasing it (a
+// kill -9, a crash), and Run takes the lease from it at once instead of
+// waiting up to LeaseTTL + LeaseTTL/3 for it to expire.
+//
+// Call it before Run, and only for such a store with one Relay per
+// database: where replicas share the store (MongoDB), or where several
+// relays of one process follow the same database, a live holder would lose
+// the lease to every replica that starts.
+func (r *Relay) AssumeExclusiveStore() {
+	r.lease.exclusive.Store(true)
+}
+
 // awaitLease polls for the lease every TTL/3 until it is acquired (true)
 // or ctx ends (false). It logs who holds it once per holder, and store
 // errors as they change.
@@ -189,6 +223,11 @@ func (r *Relay) awaitLease(ctx context.Context) bool {
 				s.Leaderships++
 			})
 			r.noteHealthy()
+			if cur.preempted != "" {
+				// Exclusive store: that holder was a previous run of
+				// this process.
+				r.log.Info("took over the unexpired lease of "+cur.preempted, "previous_holder", cur.preempted)
+			}
 			r.log.Info("lease acquired; relaying", "holder", r.opts.Holder, "ttl", r.opts.LeaseTTL)
 			return true
 		default:

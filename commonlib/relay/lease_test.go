@@ -144,6 +144,9 @@ func TestLeaseOneReplicaRelays(t *testing.T) {
 	rs := startReplicas(t, client, newProducer(t, addrs), 3)
 	watch := watchLeaders(t, rs)
 	lead := leader(t, rs, 5*time.Second)
+	// Events committed during the first sweep may be sent by the sweep and
+	// by the stream: wait for it, so that any duplicate is the lease's fault.
+	waitFor(t, "the first sweep", func() bool { return lead.Stats().Sweeps == 1 }, lead)
 
 	var events []outbox.Event
 	for round := 0; round < 8; round++ { // ~1.2s: several renewals
@@ -407,4 +410,139 @@ func TestLeaseAcquireIsExclusive(t *testing.T) {
 	if ok, _, err := leases[winner].renew(ctx); ok || err != nil {
 		t.Errorf("renew by the former holder = %v, %v; want false, nil", ok, err)
 	}
+}
+
+// TestLeaseExclusiveStoreTakesOver: a lease whose holder died without
+// releasing it (kill -9) is taken at once by a lease told the store is
+// exclusive, and waited for otherwise; the dead holder, were it to renew,
+// would find it gone.
+func TestLeaseExclusiveStoreTakesOver(t *testing.T) {
+	tests := []struct {
+		name       string
+		exclusive  bool
+		wantWon    bool
+		wantHolder string
+	}{
+		{"exclusive store: taken at once", true, true, "restarted"},
+		{"shared store: held until it expires", false, false, "killed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t).Database(testDB)
+			ctx := context.Background()
+			killed := newLease(db, "connector", testDB, "killed", time.Hour)
+			if won, _, err := killed.acquire(ctx); !won || err != nil {
+				t.Fatalf("first acquire = %v, %v; want true, nil", won, err)
+			}
+			restarted := newLease(db, "connector", testDB, "restarted", time.Hour)
+			restarted.exclusive.Store(tt.exclusive)
+
+			won, cur, err := restarted.acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if won != tt.wantWon || cur.Holder != tt.wantHolder {
+				t.Errorf("acquire over an unexpired lease = %v, holder %q; want %v, %q", won, cur.Holder, tt.wantWon, tt.wantHolder)
+			}
+			stored, err := killed.current(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Holder != tt.wantHolder {
+				t.Errorf("stored holder = %q, want %q", stored.Holder, tt.wantHolder)
+			}
+			if ok, _, err := killed.renew(ctx); ok != !tt.wantWon || err != nil {
+				t.Errorf("renew by the old holder = %v, %v; want %v, nil", ok, err, !tt.wantWon)
+			}
+		})
+	}
+}
+
+// TestLeaseExclusiveStoreRelayResumesAtOnce: a relay restarted on its
+// exclusive store after a crash leads and publishes at once, although the
+// crashed holder's lease is valid for another hour; without the option it
+// keeps waiting for that holder.
+func TestLeaseExclusiveStoreRelayResumesAtOnce(t *testing.T) {
+	tests := []struct {
+		name      string
+		exclusive bool
+		wantLead  bool
+	}{
+		{"exclusive store", true, true},
+		{"shared store", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := openStore(t)
+			addrs := startCluster(t)
+			crashed := newLease(client.Database(testDB), shippedConfig(t).Name, testDB, "crashed", time.Hour)
+			if won, _, err := crashed.acquire(context.Background()); !won || err != nil {
+				t.Fatalf("crashed holder's acquire = %v, %v; want true, nil", won, err)
+			}
+			events := commitEvents(t, client, 0, 4)
+
+			started := time.Now()
+			r := startRelayBefore(t, client, newProducer(t, addrs), func(r *Relay) {
+				if tt.exclusive {
+					r.AssumeExclusiveStore()
+				}
+			})
+			if !tt.wantLead {
+				time.Sleep(2 * testTTL)
+				if st := r.Stats(); st.Leader || st.Published != 0 || st.Holder != "crashed" {
+					t.Errorf("stats = %+v, want not leading, nothing published, holder %q", st, "crashed")
+				}
+				return
+			}
+			leader(t, []*running{r}, 5*time.Second)
+			if took := time.Since(started); took > testTTL/3 {
+				t.Errorf("led after %v, want at once (within a lease poll, %v): the crashed holder's lease must not be waited for", took, testTTL/3)
+			}
+			waitFor(t, "every event", published(r, int64(len(events))), r)
+			if n := r.logs.count(slog.LevelInfo, "took over the unexpired lease of crashed"); n != 1 {
+				t.Errorf("INFO lines about the takeover = %d, want 1", n)
+			}
+			r.stop()
+			if dups := checkRecords(t, readBack(t, addrs), events); dups != 0 {
+				t.Errorf("duplicates = %d, want 0", dups)
+			}
+		})
+	}
+}
+
+// startRelayBefore is startRelay with a 1s lease and a hook that sees the
+// relay between New and Run.
+func startRelayBefore(t *testing.T, client *mongotx.Client, producer sarama.SyncProducer, before func(*Relay)) *running {
+	t.Helper()
+	logs := &logRecorder{t: t}
+	r, err := New(client, Options{
+		Config:       shippedConfig(t),
+		Database:     testDB,
+		Producer:     producer,
+		Log:          slog.New(logs),
+		RetryBackoff: 10 * time.Millisecond,
+		MaxBackoff:   50 * time.Millisecond,
+		Holder:       "restarted",
+		LeaseTTL:     testTTL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before(r)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run() = %v, want nil after cancel", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run() did not return after cancel")
+		}
+	})
+	t.Cleanup(stop)
+	return &running{Relay: r, logs: logs, stop: stop}
 }

@@ -136,6 +136,15 @@ type Config struct {
 	// (DefaultSessionTimeout when zero); heartbeats go every third of it.
 	// The broker bounds it (group.min.session.timeout.ms, 6 s by default).
 	SessionTimeout time.Duration
+	// InstanceID, when set, makes the consumer a static member of its
+	// group (group.instance.id, KIP-345): a consumer that starts with the
+	// instance id of one that died without leaving (kill -9) takes over
+	// its partitions at once, instead of waiting for its session to time
+	// out. A static member does not leave its group when Run returns, so
+	// its partitions wait for its successor or its session timeout. Two
+	// running consumers must never share an instance id (the broker fences
+	// the older). Empty: a dynamic member, which leaves when Run returns.
+	InstanceID string
 }
 
 // Router consumes Config.Topics as a member of Config.Group and dispatches
@@ -154,6 +163,8 @@ type Router struct {
 	running   atomic.Bool
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	failingSince atomic.Int64 // unix nanoseconds; 0 while consuming
 }
 
 // New checks cfg, fills in defaults and returns a Router that dead-letters
@@ -211,6 +222,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("router: max attempts %d is negative", cfg.MaxAttempts)
 	case cfg.Backoff < 0, cfg.MaxBackoff < 0, cfg.HandlerTimeout < 0, cfg.SessionTimeout < 0:
 		return cfg, errors.New("router: negative duration")
+	case !validInstanceID(cfg.InstanceID):
+		return cfg, fmt.Errorf("router: instance id %q: want at most 249 of a-z, A-Z, 0-9, '.', '_' and '-'", cfg.InstanceID)
 	}
 	cfg.Brokers = slices.Clone(cfg.Brokers)
 	cfg.Topics = slices.Clone(cfg.Topics)
@@ -246,6 +259,7 @@ func saramaConfig(cfg Config) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Enable = true
 	c.Consumer.Offsets.AutoCommit.Interval = time.Second
 	c.Consumer.Group.Session.Timeout = cfg.SessionTimeout
+	c.Consumer.Group.InstanceId = cfg.InstanceID
 	c.Consumer.Group.Heartbeat.Interval = cfg.SessionTimeout / 3
 	c.Consumer.Group.Rebalance.Retry.Backoff = min(cfg.Backoff, 2*time.Second)
 	// A rebalance waits for in-flight handlers, and a JoinGroup response
@@ -254,6 +268,20 @@ func saramaConfig(cfg Config) *sarama.Config {
 	c.Consumer.Group.Rebalance.Timeout = max(60*time.Second, cfg.HandlerTimeout+10*time.Second)
 	c.Net.ReadTimeout = max(c.Net.ReadTimeout, c.Consumer.Group.Rebalance.Timeout+5*time.Second)
 	return c
+}
+
+// validInstanceID reports whether id is empty or a group.instance.id Kafka
+// accepts: what it allows in topic names.
+func validInstanceID(id string) bool {
+	if len(id) > 249 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Handle registers h for eventType. Call it before Run. Registering a type
@@ -281,12 +309,27 @@ func (r *Router) Ready() <-chan struct{} {
 	return r.ready
 }
 
+// FailingSince is when the router started failing to consume (the broker
+// unreachable, a topic missing, the group unjoinable) without a session
+// being set up since; zero while it consumes or has not failed.
+func (r *Router) FailingSince() time.Time {
+	if ns := r.failingSince.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+func (r *Router) noteFailure() {
+	r.failingSince.CompareAndSwap(0, time.Now().UnixNano())
+}
+
 // Run makes sure Config.Topics and Config.DeadLetterTopic exist (creating
 // them with the broker's defaults), joins the group and consumes until ctx
 // ends, rejoining after every rebalance. While the broker is unreachable it
 // keeps retrying with backoff, logging at WARN. When ctx ends it lets the
 // in-flight handler of each partition finish, commits the marked offsets,
-// leaves the group and returns nil. It returns an error only for a bad
+// leaves the group (a static member only closes its connections) and
+// returns nil. It returns an error only for a bad
 // handler registration or a second call.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
@@ -299,13 +342,9 @@ func (r *Router) Run(ctx context.Context) error {
 	r.log.Info("router starting", "brokers", r.cfg.Brokers, "topics", r.cfg.Topics,
 		"interesting", r.cfg.Interesting, "dead_letter_topic", r.cfg.DeadLetterTopic, "client_id", r.cfg.ClientID,
 		"max_attempts", r.cfg.MaxAttempts, "backoff", r.cfg.Backoff, "max_backoff", r.cfg.MaxBackoff,
-		"handler_timeout", r.cfg.HandlerTimeout, "session_timeout", r.cfg.SessionTimeout)
+		"handler_timeout", r.cfg.HandlerTimeout, "session_timeout", r.cfg.SessionTimeout, "instance_id", r.cfg.InstanceID)
 
-	if !r.retry(ctx, "create topics", func() error {
-		ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		return kafkaclient.EnsureTopics(ectx, r.cfg.Brokers, append(slices.Clone(r.cfg.Topics), r.cfg.DeadLetterTopic))
-	}) {
+	if !r.retry(ctx, "create topics", func() error { return r.ensureTopics(ctx) }) {
 		return nil
 	}
 	var group sarama.ConsumerGroup
@@ -338,9 +377,16 @@ func (r *Router) Run(ctx context.Context) error {
 			continue // rebalance: rejoin
 		}
 		failures++
+		r.noteFailure()
 		d := retry.Backoff(failures, r.cfg.Backoff, r.cfg.MaxBackoff)
 		r.log.Warn("consumer group session failed, rejoining", "attempt", failures, "retry_in", d, "err", err)
 		retry.Sleep(ctx, d)
+		// A broker that lost its data comes back without the topics, and
+		// the group cannot consume until they exist again (sarama reports
+		// that in more than one shape, so check after every failure).
+		if err := r.ensureTopics(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("re-create missing topics", "err", err)
+		}
 	}
 	if err := group.Close(); err != nil {
 		r.log.Warn("close consumer group", "err", err)
@@ -348,6 +394,14 @@ func (r *Router) Run(ctx context.Context) error {
 	<-errsDone
 	r.log.Info("router stopped")
 	return nil
+}
+
+// ensureTopics creates whichever of the consumed topics and the
+// dead-letter topic are missing.
+func (r *Router) ensureTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return kafkaclient.EnsureTopics(ctx, r.cfg.Brokers, append(slices.Clone(r.cfg.Topics), r.cfg.DeadLetterTopic))
 }
 
 func (r *Router) checkHandlers() (map[string]Handler, error) {
@@ -369,6 +423,7 @@ func (r *Router) checkHandlers() (map[string]Handler, error) {
 // off, and reports false if ctx ended first.
 func (r *Router) retry(ctx context.Context, what string, fn func() error) bool {
 	return retry.Until(ctx, r.cfg.Backoff, r.cfg.MaxBackoff, fn, func(attempt int, d time.Duration, err error) {
+		r.noteFailure()
 		r.log.Warn("kafka unavailable, retrying", "op", what, "attempt", attempt, "retry_in", d, "err", err)
 	})
 }
@@ -382,6 +437,7 @@ type groupHandler struct {
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.setUp.Store(true)
+	h.r.failingSince.Store(0)
 	h.r.log.Info("partitions assigned", "generation", sess.GenerationID(), "claims", sess.Claims())
 	h.r.readyOnce.Do(func() { close(h.r.ready) })
 	return nil

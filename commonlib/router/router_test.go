@@ -16,6 +16,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
@@ -905,6 +906,9 @@ func TestNew(t *testing.T) {
 		{name: "negative backoff", mutate: func(c *router.Config) { c.Backoff = -time.Second }, wantErr: "negative duration"},
 		{name: "max backoff below backoff", mutate: func(c *router.Config) { c.Backoff, c.MaxBackoff = time.Second, time.Millisecond }, wantErr: "below backoff"},
 		{name: "session timeout sarama rejects", mutate: func(c *router.Config) { c.SessionTimeout = time.Microsecond }, wantErr: "sarama config"},
+		{name: "static member", mutate: func(c *router.Config) { c.InstanceID = "payment-service-0123abcd" }},
+		{name: "instance id Kafka rejects", mutate: func(c *router.Config) { c.InstanceID = "host/data dir" }, wantErr: "instance id"},
+		{name: "instance id too long", mutate: func(c *router.Config) { c.InstanceID = strings.Repeat("x", 250) }, wantErr: "instance id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1021,6 +1025,74 @@ func TestMessageHeader(t *testing.T) {
 			got, ok := m.Header(tt.key)
 			if string(got) != tt.want || ok != tt.wantOK {
 				t.Errorf("Header(%q) = %q, %v, want %q, %v", tt.key, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestRouterSuccessorTakesOver: the next member of a group gets the
+// partitions at once when its predecessor left (stopped), or when the
+// predecessor crashed without leaving (kill -9; here its LeaveGroup is
+// lost) but the next member is its restart as a static member with the
+// same instance id; a dynamic member restarted after a crash waits for
+// the crashed member's session timeout.
+func TestRouterSuccessorTakesOver(t *testing.T) {
+	t.Parallel()
+	const session = 4 * time.Second
+	tests := []struct {
+		name       string
+		crash      bool   // the first member's LeaveGroup is lost
+		instanceID string // of both members; empty: dynamic members
+		wantAtOnce bool
+	}{
+		{"dynamic member stopped", false, "", true},
+		{"dynamic member crashed", true, "", false},
+		{"static member crashed, restarted with its instance id", true, "svc-1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+				kfake.DefaultNumPartitions(partitions), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+			if err != nil {
+				t.Fatalf("start kfake: %v", err)
+			}
+			t.Cleanup(cluster.Close)
+			brokers := cluster.ListenAddrs()
+			newProducer(t, brokers) // the topics
+			start := func() (*router.Router, func()) {
+				cfg := testConfig(brokers, "successor")
+				cfg.SessionTimeout, cfg.InstanceID = session, tt.instanceID
+				r, err := router.New(cfg, nopProducer{}, testLogger(t))
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				r.Handle("A", func(context.Context, router.Message) error { return nil })
+				r.Handle("B", func(context.Context, router.Message) error { return nil })
+				return r, run(t, r)
+			}
+			first, stopFirst := start()
+			select {
+			case <-first.Ready():
+			case <-time.After(15 * time.Second):
+				t.Fatal("the first member never got partitions")
+			}
+			if tt.crash {
+				cluster.ControlKey(int16(kmsg.LeaveGroup), func(req kmsg.Request) (kmsg.Response, error, bool) {
+					return req.ResponseKind(), nil, true // answered, not applied
+				})
+			}
+			stopFirst()
+			stopped := time.Now()
+			next, _ := start()
+			select {
+			case <-next.Ready():
+			case <-time.After(15 * time.Second):
+				t.Fatal("the next member never got partitions")
+			}
+			took := time.Since(stopped)
+			t.Logf("next member assigned %v after the first stopped (session timeout %v)", took, session)
+			if atOnce := took < session/2; atOnce != tt.wantAtOnce {
+				t.Errorf("next member assigned after %v; at once (< %v) = %v, want %v", took, session/2, atOnce, tt.wantAtOnce)
 			}
 		})
 	}

@@ -42,7 +42,7 @@ func main() {
 
 func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer) error {
 	env := envconfig.New(lookup)
-	cfg := app.LoadConfig(env, name, ":9990", messaging.Interesting)
+	cfg := app.LoadConfig(env, name, "127.0.0.1:9990", messaging.Interesting)
 	deadLockTimeout := env.Duration("DEADLOCK_TIMEOUT", 5*time.Minute)
 	deadLockCheck := env.Duration("DEADLOCK_CHECK_INTERVAL", 50*time.Second)
 	if err := env.Err(); err != nil {

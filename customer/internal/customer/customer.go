@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sagaoutbox/platform/commonlib/money"
@@ -88,20 +89,26 @@ type CardInput struct {
 var (
 	digits    = regexp.MustCompile(`^[0-9]+$`)
 	validThru = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$`)
+	// decimal is a plain decimal number: no exponent, no sign but minus.
+	decimal = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+	// exponent is a number in scientific notation, as JSON allows (1e2).
+	exponent = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+$`)
 )
 
 const maxNameLen = 100
+
+// MaxBalance is the largest card balance accepted: a trillion, far above
+// any real card, and small enough that every amount up to it is exact to
+// the cent as a JSON number in a float64 (JavaScript) client.
+const MaxBalance = money.Cents(1_000_000_000_000_00)
 
 // validate checks a registration and returns the card to keep. Field names
 // are the API's JSON paths.
 func (r Registration) validate() (Card, error) {
 	var errs validation.Errors
 	name := func(field, v string) {
-		switch {
-		case strings.TrimSpace(v) == "":
-			errs.Add(field, "is required")
-		case utf8.RuneCountInString(v) > maxNameLen:
-			errs.Add(field, "must be at most %d characters", maxNameLen)
+		if problem := nameProblem(v); problem != "" {
+			errs.Add(field, "%s", problem)
 		}
 	}
 	name("firstName", r.FirstName)
@@ -126,16 +133,12 @@ func (r Registration) validate() (Card, error) {
 		errs.Add("card.validThru", "is required")
 	case !validThru.MatchString(r.Card.ValidThru):
 		errs.Add("card.validThru", "must be a date such as 2027-05 or 2027-05-31")
+	case len(r.Card.ValidThru) == len("2006-01-02") && !realDate(r.Card.ValidThru):
+		errs.Add("card.validThru", "is not a real date (%s has no day %s)", r.Card.ValidThru[:7], r.Card.ValidThru[8:])
 	}
-	var balance money.Cents
-	if r.Card.Balance == "" {
-		errs.Add("card.balance", "is required")
-	} else if b, err := money.Parse(r.Card.Balance); err != nil {
-		errs.Add("card.balance", "must be a number with at most two decimals")
-	} else if b < 0 {
-		errs.Add("card.balance", "must not be negative")
-	} else {
-		balance = b
+	balance, problem := parseBalance(r.Card.Balance)
+	if problem != "" {
+		errs.Add("card.balance", "%s", problem)
 	}
 	if err := errs.Err(); err != nil {
 		return Card{}, err
@@ -146,6 +149,96 @@ func (r Registration) validate() (Card, error) {
 		ValidThru:  r.Card.ValidThru,
 		Balance:    balance,
 	}, nil
+}
+
+// nameProblem says what is wrong with a name, or "" when nothing is. A
+// name is stored, published and shown as the payer's name, so it may not
+// carry control characters (NUL, line breaks), bidirectional overrides
+// that make text display in another order, or other invisible formatting;
+// and it must show something: one made of spaces or invisible characters
+// alone is no name. The zero-width joiner and non-joiner are allowed
+// inside a name: several scripts need them.
+func nameProblem(v string) string {
+	visible := false
+	for _, r := range v {
+		if forbiddenInName(r) {
+			return fmt.Sprintf("must not contain control or invisible formatting characters (found %U)", r)
+		}
+		if (unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)) &&
+			!unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) {
+			visible = true
+		}
+	}
+	switch {
+	case !visible:
+		return "is required"
+	case utf8.RuneCountInString(v) > maxNameLen:
+		return fmt.Sprintf("must be at most %d characters", maxNameLen)
+	}
+	return ""
+}
+
+const (
+	zeroWidthNonJoiner = '\u200C'
+	zeroWidthJoiner    = '\u200D'
+)
+
+// forbiddenInName: control characters (Cc), format characters (Cf: the
+// bidirectional controls U+202A-U+202E and U+2066-U+2069, marks such as
+// U+200E, zero-width space U+200B, the byte-order mark), line and paragraph
+// separators, private-use and surrogate code points, noncharacters, and
+// U+FFFD, which the JSON decoder puts where the body was not valid UTF-8.
+func forbiddenInName(r rune) bool {
+	switch {
+	case r == zeroWidthNonJoiner || r == zeroWidthJoiner:
+		return false
+	case r == utf8.RuneError:
+		return true
+	case r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFE == 0xFFFE:
+		return true // noncharacters
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, unicode.Cs)
+}
+
+// realDate reports whether a YYYY-MM-DD date exists (2030-02-30 does not).
+func realDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+// parseBalance reads the card balance, a plain decimal such as 100 or
+// 100.50 (the JSON number as written), or says precisely what is wrong.
+func parseBalance(s string) (money.Cents, string) {
+	if s == "" {
+		return 0, "is required"
+	}
+	if exponent.MatchString(s) {
+		return 0, "must be written without an exponent, such as 100 or 100.50"
+	}
+	if !decimal.MatchString(s) {
+		return 0, "must be a number such as 100 or 100.50"
+	}
+	unsigned := strings.TrimPrefix(s, "-")
+	if unsigned != s && strings.Trim(unsigned, "0.") != "" {
+		return 0, "must not be negative"
+	}
+	whole, frac, _ := strings.Cut(unsigned, ".")
+	if len(frac) > 2 {
+		return 0, "must have at most two decimals"
+	}
+	// Compared as text first: a long number would overflow money.Cents.
+	maxWhole := strings.TrimSuffix(MaxBalance.String(), ".00")
+	if w := strings.TrimLeft(whole, "0"); len(w) > len(maxWhole) {
+		return 0, "must be at most " + MaxBalance.String()
+	}
+	c, err := money.Parse(unsigned)
+	if err != nil {
+		return 0, "must be a number such as 100 or 100.50"
+	}
+	if c > MaxBalance {
+		return 0, "must be at most " + MaxBalance.String()
+	}
+	return c, ""
 }
 
 // Event is a domain event to publish with the change that caused it.

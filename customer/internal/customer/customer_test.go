@@ -126,6 +126,77 @@ func TestRegisterValidates(t *testing.T) {
 	}
 }
 
+// TestRegisterSaysPreciselyWhatIsWrong: one bad field per case, and the
+// message the API shows for it.
+func TestRegisterSaysPreciselyWhatIsWrong(t *testing.T) {
+	tests := []struct {
+		name        string
+		change      func(r *customer.Registration)
+		wantField   string
+		wantMessage string
+	}{
+		{"exponent", func(r *customer.Registration) { r.Card.Balance = "1e2" }, "card.balance", "must be written without an exponent, such as 100 or 100.50"},
+		{"negative exponent", func(r *customer.Registration) { r.Card.Balance = "1E-2" }, "card.balance", "must be written without an exponent, such as 100 or 100.50"},
+		{"too large", func(r *customer.Registration) { r.Card.Balance = "1000000000000000000" }, "card.balance", "must be at most 1000000000000.00"},
+		{"just above the limit", func(r *customer.Registration) { r.Card.Balance = "1000000000000.01" }, "card.balance", "must be at most 1000000000000.00"},
+		{"too large to count", func(r *customer.Registration) { r.Card.Balance = "99999999999999999999999999" }, "card.balance", "must be at most 1000000000000.00"},
+		{"three decimals", func(r *customer.Registration) { r.Card.Balance = "1.005" }, "card.balance", "must have at most two decimals"},
+		{"negative", func(r *customer.Registration) { r.Card.Balance = "-1" }, "card.balance", "must not be negative"},
+		{"not a number", func(r *customer.Registration) { r.Card.Balance = "ten" }, "card.balance", "must be a number such as 100 or 100.50"},
+		{"february 30th", func(r *customer.Registration) { r.Card.ValidThru = "2030-02-30" }, "card.validThru", "is not a real date (2030-02 has no day 30)"},
+		{"april 31st", func(r *customer.Registration) { r.Card.ValidThru = "2030-04-31" }, "card.validThru", "is not a real date (2030-04 has no day 31)"},
+		{"february 29th of a common year", func(r *customer.Registration) { r.Card.ValidThru = "2027-02-29" }, "card.validThru", "is not a real date (2027-02 has no day 29)"},
+		{"zero-width spaces only", func(r *customer.Registration) { r.FirstName = "\u200b\u200b" }, "firstName", "must not contain control or invisible formatting characters (found U+200B)"},
+		{"hangul fillers only", func(r *customer.Registration) { r.LastName = "\u3164\u3164" }, "lastName", "is required"},
+		{"spaces only", func(r *customer.Registration) { r.LastName = " \u00a0 " }, "lastName", "is required"},
+		{"nul", func(r *customer.Registration) { r.Card.HolderName = "John\u0000Doe" }, "card.holderName", "must not contain control or invisible formatting characters (found U+0000)"},
+		{"newline", func(r *customer.Registration) { r.FirstName = "John\nDoe" }, "firstName", "must not contain control or invisible formatting characters (found U+000A)"},
+		{"right-to-left override", func(r *customer.Registration) { r.Card.HolderName = "John \u202eeoD" }, "card.holderName", "must not contain control or invisible formatting characters (found U+202E)"},
+		{"right-to-left isolate", func(r *customer.Registration) { r.LastName = "\u2067Doe" }, "lastName", "must not contain control or invisible formatting characters (found U+2067)"},
+		{"byte-order mark", func(r *customer.Registration) { r.FirstName = "\ufeffJohn" }, "firstName", "must not contain control or invisible formatting characters (found U+FEFF)"},
+		{"invalid utf-8, decoded as U+FFFD", func(r *customer.Registration) { r.FirstName = "Jo\ufffdn" }, "firstName", "must not contain control or invisible formatting characters (found U+FFFD)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			r := blueprint()
+			tt.change(&r)
+			_, err := f.svc.Register(context.Background(), r)
+			var fields validation.Errors
+			errors.As(err, &fields)
+			want := validation.Errors{{Field: tt.wantField, Message: tt.wantMessage}}
+			if fmt.Sprint(fields) != fmt.Sprint(want) {
+				t.Fatalf("got %v, want %v (err %v)", fields, want, err)
+			}
+		})
+	}
+}
+
+// TestRegisterAccepts: values at the edges that are valid.
+func TestRegisterAccepts(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(r *customer.Registration)
+	}{
+		{"the largest balance", func(r *customer.Registration) { r.Card.Balance = "1000000000000.00" }},
+		{"a zero balance with leading zeros", func(r *customer.Registration) { r.Card.Balance = "000.0" }},
+		{"february 29th of a leap year", func(r *customer.Registration) { r.Card.ValidThru = "2028-02-29" }},
+		{"accented and non-latin names", func(r *customer.Registration) { r.FirstName, r.LastName = "Zoë", "Дмитриев" }},
+		{"a zero-width non-joiner inside a persian name", func(r *customer.Registration) { r.FirstName = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645" }},
+		{"an apostrophe and a hyphen", func(r *customer.Registration) { r.LastName = "O'Neil-Smith" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			r := blueprint()
+			tt.change(&r)
+			if _, err := f.svc.Register(context.Background(), r); err != nil {
+				t.Fatalf("got %v, want the registration accepted", err)
+			}
+		})
+	}
+}
+
 // TestRegisterStoresNoCardSecrets reads the embedded engine's files
 // (journal and snapshots).
 func TestRegisterStoresNoCardSecrets(t *testing.T) {

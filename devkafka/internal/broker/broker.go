@@ -15,11 +15,16 @@
 //     you delete it; without SyncWrites a power loss (not a process crash) can drop
 //     the latest batches; after a crash (kill -9) kfake rebuilds partitions from
 //     their segments, but group membership is not restored and consumers rejoin;
-//     and kfake differs from Kafka in places, two of which this package patches
-//     (see compat.go: auto-created topics were not durable until a clean
-//     shutdown, and OffsetFetch for a new group failed);
+//     and kfake differs from Kafka in places, three of which this package
+//     patches (see compat.go: auto-created topics were not durable until a
+//     clean shutdown, and OffsetFetch for a new group failed; lostlog.go:
+//     committed offsets could outlive the records they point past);
 //   - safe to share: one process owns a data directory, enforced with a lock file
 //     on Unix.
+//
+// The data directory is private to the user running the broker: its files are
+// 0600 and its directories 0700, as the services' stores are (see
+// restrictFileModes for how, since kfake creates them 0644).
 package broker
 
 import (
@@ -66,6 +71,7 @@ type Server struct {
 	advertised string
 	dataDir    string
 	unlock     func() error
+	restore    func() // the umask restrictFileModes narrowed
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,12 +91,20 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("data dir is empty")
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	restore := restrictFileModes()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		restore()
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	unlock, err := lockDir(cfg.DataDir)
 	if err != nil {
+		restore()
 		return nil, err
+	}
+	if err := privateTree(cfg.DataDir); err != nil {
+		_ = unlock()
+		restore()
+		return nil, fmt.Errorf("make data dir private: %w", err)
 	}
 
 	// kfake only takes a port and binds 127.0.0.1, and it advertises whatever
@@ -132,6 +146,7 @@ func Start(cfg Config) (*Server, error) {
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		_ = unlock()
+		restore()
 		if listenErr != nil {
 			return nil, listenErr
 		}
@@ -145,8 +160,13 @@ func Start(cfg Config) (*Server, error) {
 		advertised: advertised,
 		dataDir:    cfg.DataDir,
 		unlock:     unlock,
+		restore:    restore,
 	}
 	if err := s.waitAccepting(5 * time.Second); err != nil {
+		_ = s.Close(context.Background())
+		return nil, err
+	}
+	if err := dropOffsetsPastLogEnd(cluster, s.dialAddr(), log); err != nil {
 		_ = s.Close(context.Background())
 		return nil, err
 	}
@@ -172,6 +192,7 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 func (s *Server) close(ctx context.Context) error {
+	defer s.restore()
 	done := make(chan struct{})
 	go func() {
 		s.cluster.Close()
@@ -195,10 +216,7 @@ func (s *Server) close(ctx context.Context) error {
 // waitAccepting dials the bound address: kfake starts its accept loop just
 // after NewCluster returns.
 func (s *Server) waitAccepting(timeout time.Duration) error {
-	addr := s.bound.String()
-	if ta, ok := s.bound.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
-		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
-	}
+	addr := s.dialAddr()
 	deadline := time.Now().Add(timeout)
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
@@ -210,6 +228,14 @@ func (s *Server) waitAccepting(timeout time.Duration) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// dialAddr is the bound address as this process can dial it.
+func (s *Server) dialAddr() string {
+	if ta, ok := s.bound.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+	}
+	return s.bound.String()
 }
 
 // advertisedAddr decides the host:port put in metadata.
@@ -245,6 +271,31 @@ type tcpAddrString string
 
 func (a tcpAddrString) Network() string { return "tcp" }
 func (a tcpAddrString) String() string  { return string(a) }
+
+// privateTree makes what an earlier devkafka left in dir private: files
+// 0600, directories 0700 (earlier versions created them 0644 and 0755).
+func privateTree(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o600)
+		switch {
+		case d.IsDir():
+			mode = 0o700
+		case !d.Type().IsRegular():
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&^mode == 0 {
+			return nil
+		}
+		return os.Chmod(path, info.Mode().Perm()&mode)
+	})
+}
 
 // syncTree fsyncs every regular file and directory under dir.
 func syncTree(dir string) error {

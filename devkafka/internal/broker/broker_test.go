@@ -3,7 +3,10 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -176,6 +179,122 @@ func TestAdvertisedAddress(t *testing.T) {
 					got = append(got, mb.Addr())
 				}
 				t.Errorf("brokers in metadata: got %q, want [%q]", got, want)
+			}
+		})
+	}
+}
+
+// TestLostLogDropsItsOffsets: when the records of a partition are gone (its
+// data deleted under a running broker) but the group state survived, the
+// committed offsets past the log end are dropped at start, so consumers
+// reset to the earliest offset instead of skipping the records produced
+// after the restart.
+func TestLostLogDropsItsOffsets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafkatest.Message
+	for range 5 {
+		msgs = append(msgs, kafkatest.Message{Topic: "t", Partition: 0, Key: "k", Value: "v"})
+	}
+	kafkatest.Produce(t, s.Addr(), msgs)
+	kafkatest.Commit(t, s.Addr(), "g", "t", map[int32]int64{0: 5})
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "LOCK" {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	s = start2(t, dir)
+	got := kafkatest.Committed(t, s.Addr(), "g", "t", []int32{0})
+	if got[0] != -1 {
+		t.Fatalf("committed offset after the log was lost = %d, want -1 (none: consumers reset to the earliest)", got[0])
+	}
+}
+
+func start2(t *testing.T, dir string) *broker.Server {
+	t.Helper()
+	s, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// TestDataFilesArePrivate proves every file the broker keeps (segments,
+// indexes, state, lock) is 0600 and every directory 0700, as the services'
+// stores are, also for a data directory an earlier version left 0644/0755.
+func TestDataFilesArePrivate(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+	}{
+		{"new data dir", func(*testing.T, string) {}},
+		{"data dir of an earlier version", func(t *testing.T, dir string) {
+			if err := os.MkdirAll(filepath.Join(dir, "old-topic-0"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "old-topic-0", "leftover"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(filepath.Join(dir, "old-topic-0", "leftover"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "kafka")
+			tc.prepare(t, dir)
+			s, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", DataDir: dir, Partitions: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kafkatest.Produce(t, s.Addr(), []kafkatest.Message{{Topic: "orders", Partition: 1, Key: "k", Value: "v"}})
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			files := 0
+			err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
+				want := fs.FileMode(0o600)
+				if d.IsDir() {
+					want = 0o700
+				} else {
+					files++
+				}
+				if got := info.Mode().Perm(); got&^want != 0 {
+					t.Errorf("%s: mode %v, want at most %v", path, got, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files < 3 {
+				t.Errorf("found %d files in %s: did the broker write its data there?", files, dir)
 			}
 		})
 	}

@@ -18,7 +18,7 @@ const lockFile = "devkafka.lock"
 // drops the lock when the process dies, so a crash never leaves it stale.
 func lockDir(dir string) (unlock func() error, err error) {
 	path := filepath.Join(dir, lockFile)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}

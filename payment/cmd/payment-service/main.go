@@ -41,7 +41,7 @@ func main() {
 
 func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer) error {
 	env := envconfig.New(lookup)
-	cfg := app.LoadConfig(env, name, ":9991", messaging.Interesting)
+	cfg := app.LoadConfig(env, name, "127.0.0.1:9991", messaging.Interesting)
 	fee := envconfig.Value(env, "AUTHORIZATION_FEE", "2", parseFee)
 	payee := payment.Payee{
 		Name:        env.String("COMPANY_NAME", "SOME-COMPANY"),

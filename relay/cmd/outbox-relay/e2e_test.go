@@ -4,6 +4,7 @@ package main
 // configured by the real scripts/register-connector.sh. Skipped with -short.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,7 +70,8 @@ func TestMain(m *testing.M) {
 // childEnv is the environment without the variables the binaries read, so
 // a developer's shell does not leak into the test.
 func childEnv(extra ...string) []string {
-	owned := []string{"MONGODB_URI=", "KAFKA_BROKERS=", "CONNECT_ADDR=", "CONNECTOR_FILE=", "RELAY_DATABASE=",
+	owned := []string{"MONGODB_URI=", "KAFKA_BROKERS=", "CONNECT_ADDR=", "CONNECT_BASIC_AUTH_FILE=", "CONNECT_ALLOW_UNAUTHENTICATED=",
+		"CONNECTOR_FILE=", "RELAY_DATABASE=", "RELAY_ALLOWED_DATABASES=",
 		"LEASE_TTL=", "FAIL_AFTER=", "LOG_LEVEL=", "DATA_DIR=", "DEVKAFKA_", "CONNECT_URL=", "TIMEOUT="}
 	return proctest.Environ(owned, extra...)
 }
@@ -280,19 +282,58 @@ func TestOutboxRelayBinary(t *testing.T) {
 }
 
 // TestOutboxRelayBadConfig: a bad environment stops the binary at once
-// with exit status 2, naming every bad variable.
+// with exit status 2, naming every bad variable; so does a REST API that
+// would listen beyond loopback without authentication.
 func TestOutboxRelayBadConfig(t *testing.T) {
 	bin := binaries(t)
-	cmd := exec.Command(filepath.Join(bin, "outbox-relay"))
-	cmd.Env = childEnv("LEASE_TTL=1ms", "CONNECT_ADDR=8083", "CONNECTOR_FILE=/nonexistent.json", "DATA_DIR="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 2 {
-		t.Fatalf("exit = %v, want status 2\n%s", err, out)
+	tests := []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"bad values", []string{"LEASE_TTL=1ms", "CONNECT_ADDR=8083", "CONNECTOR_FILE=/nonexistent.json"},
+			[]string{"bad configuration", "LEASE_TTL", "CONNECT_ADDR", "CONNECTOR_FILE"}},
+		{"every interface without authentication", []string{fmt.Sprintf("CONNECT_ADDR=:%d", proctest.FreePort(t))},
+			[]string{"bad configuration", "CONNECT_ADDR", "CONNECT_BASIC_AUTH_FILE", "CONNECT_ALLOW_UNAUTHENTICATED"}},
+		{"a database outside the allowed ones", []string{"CONNECTOR_FILE=builtin", "RELAY_ALLOWED_DATABASES=customers-db"},
+			[]string{"bad configuration", "CONNECTOR_FILE", "payments-db", "RELAY_ALLOWED_DATABASES"}},
 	}
-	for _, v := range []string{"bad configuration", "LEASE_TTL", "CONNECT_ADDR", "CONNECTOR_FILE"} {
-		if !strings.Contains(string(out), v) {
-			t.Errorf("output does not name %s:\n%s", v, out)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, "outbox-relay"))
+			cmd.Env = childEnv(append(tt.env, "DATA_DIR="+t.TempDir())...)
+			out, err := runWithin(t, cmd, 30*time.Second)
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit = %v, want status 2\n%s", err, out)
+			}
+			for _, v := range tt.want {
+				if !strings.Contains(string(out), v) {
+					t.Errorf("output does not name %s:\n%s", v, out)
+				}
+			}
+		})
+	}
+}
+
+// runWithin runs cmd to its end, killing it after d: a binary that starts
+// instead of refusing must fail the test, not hang it.
+func runWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) ([]byte, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return out.Bytes(), err
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running after %v, want it to refuse to start:\n%s", d, out.String())
+		return nil, nil
 	}
 }

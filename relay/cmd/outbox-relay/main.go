@@ -9,7 +9,15 @@
 // database.include.list, one relay per database sharing one producer.
 // Several outbox-relay processes may run against one MongoDB: registrations
 // are stored there and shared, and a lease per database lets exactly one
-// process relay it. See the README for the configuration.
+// process relay it.
+//
+// Whoever can call the REST API decides what is published where, so it
+// listens on loopback by default; on any other address it needs HTTP Basic
+// credentials (CONNECT_BASIC_AUTH_FILE) or the explicit opt-out
+// CONNECT_ALLOW_UNAUTHENTICATED=true. Whatever a caller sends, a
+// registration may follow only the databases named at start
+// (RELAY_ALLOWED_DATABASES), never the relay's own, and may not carry
+// credentials. See the README for the configuration.
 package main
 
 import (
@@ -21,16 +29,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/labstack/echo/v4"
 
+	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/relay/internal/autotopic"
@@ -67,6 +74,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	log.Info("starting", "config", cfg)
+	if cfg.Unauthenticated() {
+		log.Warn("CONNECT_ALLOW_UNAUTHENTICATED=true: the Kafka Connect REST API listens beyond loopback without authentication; anyone who reaches " + cfg.ConnectAddr + " can reconfigure or delete connectors")
+	}
 
 	store, err := mongotx.Open(ctx, mongotx.Options{URI: cfg.MongoURI, Dir: cfg.StoreDir()})
 	if err != nil {
@@ -89,6 +99,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		ID:        workerID(ln.Addr()),
 		Store:     configstore.New(store.Database(cfg.RelayDatabase)),
 		Client:    store,
+		Policy:    cfg.Policy(),
 		LeaseTTL:  cfg.LeaseTTL,
 		FailAfter: cfg.FailAfter,
 		Probe:     func(ctx context.Context) error { return kafkaclient.Ping(ctx, cfg.Brokers) },
@@ -125,11 +136,16 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		}))
 	}()
 
-	e := connectapi.New(w, connectapi.Options{Info: serverInfo(), Health: store.Ping, Log: log.With("component", "http")})
+	e := connectapi.New(w, connectapi.Options{
+		Info:        serverInfo(),
+		Health:      store.Ping,
+		Log:         log.With("component", "http"),
+		Credentials: cfg.Credentials,
+	})
 	if testRoutes != nil {
 		testRoutes(e, store)
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(e, cfg.HTTPTimeouts)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("kafka connect REST API listening", "addr", ln.Addr().String(), "worker_id", w.ID())

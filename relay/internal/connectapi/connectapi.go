@@ -13,6 +13,12 @@
 //	                                         includeTasks / onlyFailed)
 //	DELETE /connectors/{name}                204
 //
+// With Options.Credentials every path needs HTTP Basic authentication, as
+// with Connect's BasicAuthSecurityRestExtension; without, any caller that
+// reaches the listener may reconfigure or delete connectors, so main binds
+// to loopback unless told otherwise. Configurations are shown with their
+// credentials (if any were stored) replaced by worker.Hidden.
+//
 // It does not implement connector plugins, validation endpoints, pause,
 // resume, stop, offsets or per-task endpoints; those answer 404 as unknown
 // paths do.
@@ -63,6 +69,10 @@ type Options struct {
 	Health func(ctx context.Context) error
 	// Log receives failed requests (ERROR) and an access log (DEBUG).
 	Log *slog.Logger
+	// Credentials, when set, are the users let in by HTTP Basic
+	// authentication; every other request is answered 401. Nil: no
+	// authentication.
+	Credentials *Credentials
 }
 
 // connectorType is the only type outbox-relay runs.
@@ -76,7 +86,13 @@ func New(c Connectors, opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(opts.Log)
-	e.Use(httpapi.Recover, httpapi.AccessLog(opts.Log), middleware.BodyLimit("1MB"))
+	e.Use(httpapi.Recover, httpapi.AccessLog(opts.Log))
+	if opts.Credentials != nil {
+		// Runs for unknown paths too, and before the body is read: an
+		// unauthenticated caller learns nothing but 401.
+		e.Use(basicAuth(opts.Credentials))
+	}
+	e.Use(middleware.BodyLimit("1MB"))
 	h := &handlers{c: c, opts: opts}
 	e.GET("/", h.root)
 	e.GET("/health", h.health)
@@ -132,8 +148,10 @@ type connectorStatus struct {
 	Type      string      `json:"type"`
 }
 
+// toInfo shows a registration, its credentials (stored before they were
+// refused) hidden.
 func toInfo(c worker.Connector, tasks int) connectorInfo {
-	info := connectorInfo{Name: c.Name, Config: c.Config, Tasks: []taskID{}, Type: connectorType}
+	info := connectorInfo{Name: c.Name, Config: worker.Redact(c.Config), Tasks: []taskID{}, Type: connectorType}
 	for i := range tasks {
 		info.Tasks = append(info.Tasks, taskID{Connector: c.Name, Task: i})
 	}
@@ -233,7 +251,7 @@ func (h *handlers) config(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, conn.Config)
+	return c.JSON(http.StatusOK, worker.Redact(conn.Config))
 }
 
 func (h *handlers) putConfig(c echo.Context) error {
@@ -384,6 +402,9 @@ func decodeConfig(body io.Reader) (map[string]string, error) {
 		case float64, bool:
 			config[k] = string(v)
 		default:
+			if worker.Credential(k, "") != "" {
+				return nil, badRequest("connector setting %s: the value is not a string", k)
+			}
 			return nil, badRequest("connector setting %s: value %s is not a string", k, v)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -31,9 +32,25 @@ const (
 	name     = "eventual-consistency-poc-connector"
 )
 
+// policy is what the tests' workers allow: the shipped registration's
+// databases, never the registrations' own.
+var policy = worker.Policy{
+	AllowedDatabases: []string{"customers-db", "payments-db"},
+	OwnDatabase:      "outbox-relay",
+	OwnCollection:    configstore.Collection,
+}
+
 // server runs the API over a real worker: the embedded store and an
 // in-process kfake broker.
 func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv, _ := serverWith(t, nil)
+	return srv
+}
+
+// serverWith is server with the given credentials (nil: none); it also
+// returns the store the registrations are kept in.
+func serverWith(t *testing.T, creds *connectapi.Credentials) (*httptest.Server, *configstore.Store) {
 	t.Helper()
 	ctx := context.Background()
 	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
@@ -52,10 +69,12 @@ func server(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 
+	store := configstore.New(client.Database(policy.OwnDatabase))
 	w, err := worker.New(worker.Options{
 		ID:       workerID,
-		Store:    configstore.New(client.Database("outbox-relay")),
+		Store:    store,
 		Client:   client,
+		Policy:   policy,
 		LeaseTTL: time.Second,
 		Log:      slog.New(slog.DiscardHandler),
 	})
@@ -71,13 +90,14 @@ func server(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { stop(); <-done })
 
 	e := connectapi.New(w, connectapi.Options{
-		Info:   connectapi.ServerInfo{Version: "outbox-relay test", Commit: "abc"},
-		Health: client.Ping,
-		Log:    slog.New(slog.DiscardHandler),
+		Info:        connectapi.ServerInfo{Version: "outbox-relay test", Commit: "abc"},
+		Health:      client.Ping,
+		Log:         slog.New(slog.DiscardHandler),
+		Credentials: creds,
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, store
 }
 
 // shippedConfig is debezium/connector.json's config map, as the
@@ -108,6 +128,12 @@ func (r response) json(t *testing.T, v any) {
 
 func call(t *testing.T, srv *httptest.Server, method, path string, body any) response {
 	t.Helper()
+	return callWith(t, srv, method, path, body, nil)
+}
+
+// callWith is call with extra request headers.
+func callWith(t *testing.T, srv *httptest.Server, method, path string, body any, header http.Header) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -126,6 +152,9 @@ func call(t *testing.T, srv *httptest.Server, method, path string, body any) res
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -393,4 +422,248 @@ func TestHandlerPanic(t *testing.T) {
 		t.Errorf("body shows a stack trace: %s", r.body)
 	}
 	wantError(t, call(t, srv, "GET", "/connectors/x", nil), 500, "mongodb unreachable")
+}
+
+// secret is the password the tests try to smuggle in; no answer may
+// contain it.
+const secret = "s3cr3t-Pa55"
+
+// TestPutRefusesUnsafe: a registration that would relay outbox-relay's own
+// database, a database not allowed at start, or that carries credentials
+// is a 400 naming the setting; nothing is stored and no answer quotes the
+// secret.
+func TestPutRefusesUnsafe(t *testing.T) {
+	srv := server(t)
+	tests := []struct {
+		name string
+		edit map[string]any
+		want []string
+	}{
+		{"own database (the exfiltration)", map[string]any{
+			"database.include.list":                     "outbox-relay",
+			"predicates.isOutboxTable.pattern":          ".*",
+			"transforms.outbox.route.topic.replacement": "exfil",
+		}, []string{"database.include.list", `"outbox-relay" is outbox-relay's own database`}},
+		{"own database among others", map[string]any{"database.include.list": "customers-db,outbox-relay"},
+			[]string{"database.include.list", "own database"}},
+		{"own database in another case", map[string]any{"database.include.list": "Outbox-Relay"},
+			[]string{"database.include.list", "own database"}},
+		{"collection list covering the registrations", map[string]any{"collection.include.list": `outbox-relay\..*`},
+			[]string{"collection.include.list", "outbox-relay.outbox-relay-connectors"}},
+		{"database not allowed", map[string]any{"database.include.list": "customers-db,orders-db"},
+			[]string{"database.include.list", `database "orders-db" is not one this outbox-relay may follow`, "customers-db, payments-db", "RELAY_ALLOWED_DATABASES"}},
+		{"allowed database in another case", map[string]any{"database.include.list": "Customers-DB"},
+			[]string{"database.include.list", "Customers-DB", "RELAY_ALLOWED_DATABASES"}},
+		{"mongodb.user", map[string]any{"mongodb.user": "admin-" + secret}, []string{"mongodb.user is refused", "MONGODB_URI"}},
+		{"mongodb.password", map[string]any{"mongodb.password": secret}, []string{"mongodb.password is refused", "MONGODB_URI"}},
+		{"user and password", map[string]any{"mongodb.user": "admin", "mongodb.password": secret},
+			[]string{"the following 2 error(s)", "mongodb.password is refused", "mongodb.user is refused"}},
+		{"connection string with credentials", map[string]any{"mongodb.connection.string": "mongodb://admin:" + secret + "@mongodb1:27017/?replicaSet=rs"},
+			[]string{"mongodb.connection.string is refused", "credentials"}},
+		{"connection string with a key file password", map[string]any{"mongodb.connection.string": "mongodb://mongodb1:27017/?tls=true&tlsCertificateKeyFilePassword=" + secret},
+			[]string{"mongodb.connection.string is refused"}},
+		{"keystore password", map[string]any{"mongodb.ssl.keystore.password": secret}, []string{"mongodb.ssl.keystore.password is refused"}},
+		{"unknown secret setting", map[string]any{"producer.override.sasl.jaas.config": `PlainLoginModule required username="u" password="` + secret + `";`},
+			[]string{"producer.override.sasl.jaas.config is refused"}},
+		{"secret that is not a string", map[string]any{"mongodb.password": map[string]any{"value": secret}}, []string{"mongodb.password", "not a string"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := shippedConfig(t)
+			maps.Copy(config, tt.edit)
+			r := call(t, srv, "PUT", "/connectors/"+name+"/config", config)
+			wantError(t, r, 400, tt.want...)
+			if strings.Contains(r.body, secret) {
+				t.Errorf("the answer quotes the secret: %s", r.body)
+			}
+		})
+	}
+	if r := call(t, srv, "GET", "/connectors", nil); strings.TrimSpace(r.body) != "[]" {
+		t.Errorf("GET /connectors after refusals = %s, want []", r.body)
+	}
+}
+
+// TestPutAcceptsConnectionSettings: connection settings without
+// credentials are accepted (and ignored: the relay uses its own MongoDB).
+func TestPutAcceptsConnectionSettings(t *testing.T) {
+	srv := server(t)
+	tests := []struct {
+		name string
+		edit map[string]any
+	}{
+		{"authsource", map[string]any{"mongodb.authsource": "admin"}},
+		{"ssl", map[string]any{"mongodb.ssl.enabled": "true"}},
+		{"connection string with auth options only", map[string]any{"mongodb.connection.string": "mongodb://mongodb1:27017/?authSource=admin&authMechanism=SCRAM-SHA-256"}},
+		{"one allowed database", map[string]any{"database.include.list": "payments-db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := shippedConfig(t)
+			maps.Copy(config, tt.edit)
+			if r := call(t, srv, "PUT", "/connectors/"+name+"/config", config); r.status != http.StatusCreated && r.status != http.StatusOK {
+				t.Errorf("PUT = %d %s, want 201 or 200", r.status, r.body)
+			}
+		})
+	}
+}
+
+// TestStoredSecretsHidden: a registration stored with credentials (by an
+// earlier version that accepted them) is never shown with them, and it
+// does not run: its status is FAILED, naming the settings.
+func TestStoredSecretsHidden(t *testing.T) {
+	srv, store := serverWith(t, nil)
+	const old = "stored-before-the-fix"
+	config := map[string]string{}
+	for k, v := range shippedConfig(t) {
+		config[k] = fmt.Sprint(v)
+	}
+	config["name"] = old
+	config["mongodb.user"] = "admin"
+	config["mongodb.password"] = secret
+	config["mongodb.connection.string"] = "mongodb://admin:" + secret + "@mongodb1:27017/?replicaSet=rs"
+	if _, err := store.Put(context.Background(), worker.Connector{Name: old, Config: config}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/connectors/" + old + "/config", []string{`"mongodb.password":"[hidden]"`, `"mongodb.connection.string":"[hidden]"`, `"mongodb.user":"[hidden]"`, `"topic.prefix":"mongodb"`}},
+		{"/connectors/" + old, []string{`"mongodb.password":"[hidden]"`}},
+		{"/connectors?expand=info", []string{`"mongodb.password":"[hidden]"`}},
+		{"/connectors/" + old + "/status", []string{`"state":"FAILED"`, "mongodb.password is refused", "mongodb.connection.string is refused"}},
+		{"/connectors?expand=status", []string{`"state":"FAILED"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			r := call(t, srv, "GET", tt.path, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("GET %s = %d %s, want 200", tt.path, r.status, r.body)
+			}
+			if strings.Contains(r.body, secret) {
+				t.Errorf("GET %s shows the secret: %s", tt.path, r.body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("GET %s = %s\nwant it to contain %s", tt.path, r.body, w)
+				}
+			}
+		})
+	}
+}
+
+// TestBasicAuth: with credentials every path, unknown ones included, needs
+// a listed user and password; anything else is a 401 with a Basic
+// challenge and Connect's error body, and changes nothing.
+func TestBasicAuth(t *testing.T) {
+	creds, err := connectapi.ParseCredentials(strings.NewReader("# users\nalice: wonder land\nbob=builder\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := serverWith(t, creds)
+	basic := func(user, password string) http.Header {
+		req, _ := http.NewRequest("GET", "/", nil)
+		req.SetBasicAuth(user, password)
+		return req.Header
+	}
+	alice := basic("alice", "wonder land")
+	if r := callWith(t, srv, "PUT", "/connectors/"+name+"/config", shippedConfig(t), alice); r.status != http.StatusCreated {
+		t.Fatalf("PUT as alice = %d %s, want 201", r.status, r.body)
+	}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		header http.Header
+		status int
+	}{
+		{"no credentials", "GET", "/connectors", nil, nil, 401},
+		{"no credentials, version", "GET", "/", nil, nil, 401},
+		{"no credentials, unknown path", "GET", "/connector-plugins", nil, nil, 401},
+		{"no credentials, config", "GET", "/connectors/" + name + "/config", nil, nil, 401},
+		{"no credentials, put", "PUT", "/connectors/" + name + "/config", map[string]any{"database.include.list": "outbox-relay"}, nil, 401},
+		{"no credentials, delete", "DELETE", "/connectors/" + name, nil, nil, 401},
+		{"no credentials, restart", "POST", "/connectors/" + name + "/restart", nil, nil, 401},
+		{"wrong password", "DELETE", "/connectors/" + name, nil, basic("alice", "wonderland"), 401},
+		{"password of another user", "GET", "/connectors", nil, basic("alice", "builder"), 401},
+		{"unknown user", "GET", "/connectors", nil, basic("mallory", "builder"), 401},
+		{"empty user", "GET", "/connectors", nil, basic("", ""), 401},
+		{"not basic", "GET", "/connectors", nil, http.Header{"Authorization": {"Bearer abc"}}, 401},
+		{"malformed", "GET", "/connectors", nil, http.Header{"Authorization": {"Basic !!!"}}, 401},
+		{"alice", "GET", "/connectors", nil, alice, 200},
+		{"bob", "GET", "/connectors/" + name + "/config", nil, basic("bob", "builder"), 200},
+		{"alice, unknown path", "GET", "/connector-plugins", nil, alice, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := callWith(t, srv, tt.method, tt.path, tt.body, tt.header)
+			if tt.status != 401 {
+				if r.status != tt.status {
+					t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, r.status, r.body, tt.status)
+				}
+				return
+			}
+			wantError(t, r, 401, "User cannot access the resource.")
+			if got, want := r.header.Get("WWW-Authenticate"), `Basic realm="outbox-relay", charset="UTF-8"`; got != want {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+			}
+		})
+	}
+	// The refused calls changed nothing.
+	r := callWith(t, srv, "GET", "/connectors/"+name+"/config", nil, alice)
+	var got map[string]string
+	r.json(t, &got)
+	if r.status != 200 || got["database.include.list"] != "customers-db,payments-db" {
+		t.Errorf("config after the refused calls = %d %s, want the one alice stored", r.status, r.body)
+	}
+}
+
+// TestParseCredentials: the credentials file's accepted forms, and errors
+// that name the line but never a password.
+func TestParseCredentials(t *testing.T) {
+	tests := []struct {
+		name  string
+		file  string
+		users int
+		err   []string // nil: accepted
+	}{
+		{"colon", "alice:wonder", 1, nil},
+		{"colon and blank, as in Connect's properties files", "alice: wonder\nbob : builder \n", 2, nil},
+		{"equals", "alice=wonder", 1, nil},
+		{"comments and blank lines", "# users\n! more\n\nalice: wonder\n", 1, nil},
+		{"colon in the password", "alice: won:der", 1, nil},
+		{"empty file", "# nobody\n", 0, []string{"no users"}},
+		{"no separator", "alice wonder-" + secret, 0, []string{"line 1", "user:password"}},
+		{"empty password", "alice:\n", 0, []string{"line 1", "non-empty"}},
+		{"empty user", ": " + secret, 0, []string{"line 1", "non-empty"}},
+		{"user twice", "alice: " + secret + "\nalice: other", 0, []string{"line 2", `"alice"`, "twice"}},
+		{"JAAS file", "KafkaConnect {\n org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required\n file=\"/etc/connect/credentials\";\n};", 0,
+			[]string{"line 1", "JAAS", "file="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			creds, err := connectapi.ParseCredentials(strings.NewReader(tt.file))
+			if tt.err == nil {
+				if err != nil {
+					t.Fatalf("ParseCredentials() error = %v, want %d users", err, tt.users)
+				}
+				if creds.Users() != tt.users {
+					t.Errorf("ParseCredentials() = %d users, want %d", creds.Users(), tt.users)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("ParseCredentials() = %d users, want an error", creds.Users())
+			}
+			for _, w := range tt.err {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q quotes the password", err)
+			}
+		})
+	}
 }

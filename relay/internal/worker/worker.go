@@ -57,6 +57,10 @@ type Options struct {
 	Store Store
 	// Client is the MongoDB (or embedded) store the relays follow.
 	Client *mongotx.Client
+	// Policy decides which databases registrations may follow; every
+	// registration is checked against it when stored and when started.
+	// The zero Policy allows none.
+	Policy Policy
 	// LeaseTTL is the relays' lease TTL (relay.Options.LeaseTTL).
 	LeaseTTL time.Duration
 	// Probe checks cheaply whether Kafka answers (relay.Options.Probe);
@@ -229,8 +233,9 @@ func (w *Worker) reconcile(ctx context.Context) error {
 		r, err := w.startRun(c, producer)
 		w.mu.Lock()
 		if err != nil {
-			// Only a registration written around Validate gets here
-			// (by hand, or by another version of outbox-relay).
+			// Only a registration written around Validate gets here:
+			// by hand, by another version of outbox-relay, or under
+			// another process's (or an earlier) Policy.
 			if w.broken[c.Name] != err.Error() {
 				w.log.Error("worker: connector not started", "connector", c.Name, "err", err)
 				w.broken[c.Name] = err.Error()
@@ -245,7 +250,7 @@ func (w *Worker) reconcile(ctx context.Context) error {
 }
 
 func (w *Worker) startRun(c Connector, producer sarama.SyncProducer) (*run, error) {
-	cfg, err := Validate(c)
+	cfg, err := w.opts.Policy.Validate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +319,7 @@ func (w *Worker) Put(ctx context.Context, name string, config map[string]string)
 	if _, ok := c.Config["name"]; !ok {
 		c.Config["name"] = name
 	}
-	if _, err := Validate(c); err != nil {
+	if _, err := w.opts.Policy.Validate(c); err != nil {
 		return Connector{}, false, err
 	}
 	created, err := w.opts.Store.Put(ctx, c)
@@ -434,7 +439,7 @@ func (w *Worker) Status(ctx context.Context, name string) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Name: name, Connector: State{State: StateRunning, WorkerID: w.opts.ID}}
-	cfg, verr := Validate(c)
+	cfg, verr := w.opts.Policy.Validate(c)
 	if verr != nil {
 		st.Connector = State{State: StateFailed, WorkerID: w.opts.ID, Trace: verr.Error()}
 		return st, nil

@@ -67,6 +67,13 @@ func producer(t *testing.T) sarama.SyncProducer {
 	})
 }
 
+// policy allows the shipped registration's databases.
+var policy = worker.Policy{
+	AllowedDatabases: []string{"customers-db", "payments-db"},
+	OwnDatabase:      "outbox-relay",
+	OwnCollection:    configstore.Collection,
+}
+
 // startWorker runs a worker on client until the test ends.
 func startWorker(t *testing.T, client *mongotx.Client, id string, edit func(*worker.Options)) *worker.Worker {
 	t.Helper()
@@ -74,6 +81,7 @@ func startWorker(t *testing.T, client *mongotx.Client, id string, edit func(*wor
 		ID:                id,
 		Store:             configstore.New(client.Database("outbox-relay")),
 		Client:            client,
+		Policy:            policy,
 		LeaseTTL:          time.Second,
 		ReconcileInterval: 50 * time.Millisecond,
 		Log:               slog.New(slog.DiscardHandler),
@@ -168,7 +176,7 @@ func TestWorkersShareRegistrationsAndLeases(t *testing.T) {
 
 	// An update through b reaches a; a restarts its relays with it, so
 	// the lease is acquired anew.
-	c.Config["transforms.outbox.debezium.op.invalid.behavior"] = "error"
+	c.Config["transforms.outbox.table.op.invalid.behavior"] = "error"
 	if _, created, err := b.Put(ctx, c.Name, c.Config); err != nil || created {
 		t.Fatalf("update Put() = created %v, %v; want updated", created, err)
 	}
@@ -176,7 +184,7 @@ func TestWorkersShareRegistrationsAndLeases(t *testing.T) {
 		got, err := a.Get(ctx, c.Name)
 		sa, _ := a.Status(ctx, c.Name)
 		sb, _ := b.Status(ctx, c.Name)
-		return err == nil && got.Config["transforms.outbox.debezium.op.invalid.behavior"] == "error" &&
+		return err == nil && got.Config["transforms.outbox.table.op.invalid.behavior"] == "error" &&
 			allTasks(sa, worker.StateRunning, "") && allTasks(sb, worker.StateRunning, ""), taskStates(sa) + " | " + taskStates(sb)
 	})
 	eventually(t, "the lease to be acquired again", func() (bool, string) {
@@ -312,6 +320,10 @@ func TestPutRefuses(t *testing.T) {
 		{"no database list", map[string]string{"database.include.list": ""}, []string{"database.include.list is missing"}, 1},
 		{"two refused settings", map[string]string{"key.converter": "x", "errors.tolerance": "all"}, []string{"key.converter", "errors.tolerance"}, 2},
 		{"refused setting and pattern", map[string]string{"key.converter": "x", "database.include.list": "customers-db,pay.*"}, []string{"key.converter", "pay.*"}, 2},
+		{"own database", map[string]string{"database.include.list": "customers-db,outbox-relay"}, []string{"database.include.list", "own database"}, 1},
+		{"database not allowed", map[string]string{"database.include.list": "orders-db"}, []string{"database.include.list", "orders-db", "RELAY_ALLOWED_DATABASES"}, 1},
+		{"password", map[string]string{"mongodb.password": "s3cr3t"}, []string{"mongodb.password is refused"}, 1},
+		{"password and refused setting", map[string]string{"mongodb.password": "s3cr3t", "errors.tolerance": "all"}, []string{"mongodb.password", "errors.tolerance"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,11 +345,66 @@ func TestPutRefuses(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
 			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q quotes the password", err)
+			}
 			if len(ie.Problems) != tt.problems {
 				t.Errorf("problems = %q, want %d", ie.Problems, tt.problems)
 			}
 			if all, _ := w.List(ctx); len(all) != 0 {
 				t.Errorf("stored %d registrations after a refusal", len(all))
+			}
+		})
+	}
+}
+
+// TestPolicyAllowsNothingByDefault: the zero Policy refuses every
+// database, so a worker built without one relays nothing.
+func TestPolicyAllowsNothingByDefault(t *testing.T) {
+	c := shipped(t)
+	c.Config["name"] = c.Name
+	_, err := worker.Policy{}.Validate(c)
+	var ie *worker.InvalidConfigError
+	if !errors.As(err, &ie) || len(ie.Problems) != 2 || !strings.Contains(err.Error(), "none are allowed") {
+		t.Errorf("Validate() = %v, want both databases refused, none allowed", err)
+	}
+}
+
+// TestCredential: which settings count as credentials.
+func TestCredential(t *testing.T) {
+	tests := []struct {
+		key, value string
+		refused    bool
+	}{
+		{"mongodb.user", "admin", true},
+		{"mongodb.password", "pw-9f3k", true},
+		{"MongoDB.Password", "pw-9f3k", true},
+		{"mongodb.ssl.keystore.password", "pw-9f3k", true},
+		{"mongodb.ssl.truststore.password", "pw-9f3k", true},
+		{"producer.override.sasl.jaas.config", "pw-9f3k", true},
+		{"mongodb.connection.string", "mongodb://admin:pw-9f3k@h1:27017,h2:27018/?replicaSet=rs", true},
+		{"mongodb.connection.string", "mongodb+srv://admin@cluster.example.net/", true},
+		{"mongodb.connection.string", "mongodb://h1:27017/?tlsCertificateKeyFilePassword=pw-9f3k", true},
+		{"mongodb.connection.string", "mongodb://h1:27017/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:pw-9f3k", true},
+		{"mongodb.connection.string", "mongodb://mongodb1:27017,mongodb2:27018/?replicaSet=local-mongodb-replica-set&readPreference=primary&serverSelectionTimeoutMS=5000&connectTimeoutMS=10000", false},
+		{"mongodb.connection.string", "mongodb://h1:27017/?authSource=admin", false},
+		{"mongodb.authsource", "admin", false},
+		{"mongodb.name", "mongodb-connector", false},
+		{"transforms.outbox.route.tombstone.on.empty.payload", "true", false},
+		{"database.include.list", "customers-db", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			why := worker.Credential(tt.key, tt.value)
+			if got := why != ""; got != tt.refused {
+				t.Errorf("Credential(%q, %q) = %q; want refused %v", tt.key, tt.value, why, tt.refused)
+			}
+			if strings.Contains(why, tt.value) {
+				t.Errorf("Credential(%q, %q) = %q quotes the value", tt.key, tt.value, why)
+			}
+			redacted := worker.Redact(map[string]string{tt.key: tt.value})[tt.key]
+			if want := map[bool]string{true: worker.Hidden, false: tt.value}[tt.refused]; redacted != want {
+				t.Errorf("Redact() shows %q, want %q", redacted, want)
 			}
 		})
 	}

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
+	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/relay"
+	"github.com/sagaoutbox/platform/debezium"
+)
+
+// failingProducer refuses every batch with err.
+type failingProducer struct {
+	sarama.SyncProducer
+	err error
+}
+
+func (p failingProducer) SendMessages([]*sarama.ProducerMessage) error { return p.err }
+func (p failingProducer) Close() error                                 { return nil }
+
+// TestOutboxStatusShowsNoInternals runs a real relay whose batches fail
+// with errors as detailed as real ones, and renders GET <base>/outbox's
+// answer: the last error is a short cause, without the file paths and
+// addresses of the error itself (which the relay logs).
+func TestOutboxStatusShowsNoInternals(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		wantCause string
+		internals []string
+	}{
+		{"store cannot write",
+			&journal.UnavailableError{Err: &fs.PathError{Op: "write", Path: "/srv/data/customer-service/journal-000042", Err: syscall.ENOSPC}},
+			"the store cannot write (details in the service log)", []string{"/srv", "journal-000042", "no space"}},
+		{"kafka unreachable",
+			errors.New("kafka: client has run out of available brokers to talk to: dial tcp 10.0.3.7:9092: connect: connection refused"),
+			"kafka did not acknowledge the batch (details in the service log)", []string{"10.0.3.7", "dial tcp"}},
+	}
+	connector, err := relay.ParseConnector(debezium.Connector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = store.Close(ctx) })
+			db := store.Database("customers-db")
+			out := outbox.Open(db, "customer-events")
+			err = store.Transact(ctx, func(ctx context.Context) error {
+				return out.Append(ctx, outbox.New("customer", "c-1", "CustomerPendingRegistrationEvent", bson.D{{Key: "id", Value: "c-1"}}))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := relay.New(store, relay.Options{
+				Config: connector, Database: "customers-db", Producer: failingProducer{err: tt.err},
+				Log: slog.New(slog.DiscardHandler), RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- r.Run(runCtx) }()
+			defer func() { stop(); <-done }()
+			deadline := time.Now().Add(10 * time.Second)
+			for r.Stats().LastError == "" {
+				if time.Now().After(deadline) {
+					t.Fatal("the relay noted no error")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			var rel atomic.Pointer[relay.Relay]
+			rel.Store(r)
+			body, err := json.Marshal(outboxStatus(ctx, Config{Relay: RelayEmbedded}, out, &rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				LastError string `json:"lastError"`
+			}
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.LastError != tt.wantCause {
+				t.Errorf("lastError = %q, want %q (body %s)", got.LastError, tt.wantCause, body)
+			}
+			for _, s := range tt.internals {
+				if strings.Contains(string(body), s) {
+					t.Errorf("the answer shows %q: %s", s, body)
+				}
+			}
+		})
+	}
+}

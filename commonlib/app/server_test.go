@@ -1,0 +1,215 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sagaoutbox/platform/commonlib/envconfig"
+	"github.com/sagaoutbox/platform/commonlib/httpapi"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
+	"github.com/sagaoutbox/platform/commonlib/router"
+)
+
+// slowHandler takes longer than the write timeout startService sets.
+const slowHandler = 2500 * time.Millisecond
+
+// startService runs a service with test routes through Run, configured by
+// env as a service's main would be, and returns its host:port once it
+// answers. Kafka is an address nothing listens on: the HTTP API answers
+// while the service waits for it.
+func startService(t *testing.T, env map[string]string) string {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	vars := map[string]string{
+		"DATA_DIR":      t.TempDir(),
+		"HTTP_ADDR":     addr,
+		"KAFKA_BROKERS": fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)),
+		"OUTBOX_RELAY":  RelayOff,
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	e := envconfig.New(envconfig.Map(vars))
+	cfg := LoadConfig(e, "test-service", "127.0.0.1:0", []string{"TestEvent"})
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{
+		Config: cfg, Database: "test-db", OutboxCollection: "test-events", BasePath: "/test-service",
+		Group: "test-group", Consume: []string{"test-in"}, Produce: []string{"test-out"},
+		Build: func(Deps) (Parts, error) {
+			return Parts{
+				EnsureIndexes: func(context.Context) error { return nil },
+				Routes: func(g *echo.Group) {
+					g.POST("/things", func(c echo.Context) error {
+						var v map[string]any
+						if err := httpapi.DecodeJSON(c, &v); err != nil {
+							return err
+						}
+						return c.JSON(http.StatusCreated, v)
+					})
+					g.GET("/fast", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+					g.GET("/slow", func(c echo.Context) error {
+						time.Sleep(slowHandler)
+						return c.String(http.StatusOK, "late")
+					})
+				},
+				Handlers: map[string]router.Handler{"TestEvent": func(context.Context, router.Message) error { return nil }},
+			}, nil
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, spec, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return")
+		}
+	})
+	proctest.Eventually(t, 20*time.Second, "the service answers HTTP", func() error {
+		resp, err := http.Get("http://" + addr + "/test-service/fast")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	return addr
+}
+
+// TestSlowClientsAreDisconnected: over real TCP, with short timeouts, a
+// client that trickles its body, idles on a keep-alive connection, or
+// waits on a handler slower than the write timeout loses its connection.
+// Before HTTP_READ_TIMEOUT, HTTP_WRITE_TIMEOUT and HTTP_IDLE_TIMEOUT each of
+// these connections stayed open for as long as the client wanted.
+func TestSlowClientsAreDisconnected(t *testing.T) {
+	addr := startService(t, map[string]string{
+		"HTTP_READ_TIMEOUT":  "500ms",
+		"HTTP_WRITE_TIMEOUT": "1500ms",
+		"HTTP_IDLE_TIMEOUT":  "500ms",
+	})
+	// Every case would keep its connection for 10 s or more without the
+	// timeouts; the client gives the server 5 s to close it.
+	const patience = 5 * time.Second
+	tests := []struct {
+		name string
+		// talk sends the request and returns the status of the answer
+		// received before the server closed the connection (0: none).
+		talk       func(t *testing.T, conn net.Conn) int
+		wantStatus int
+	}{
+		{"a body trickled at a byte every 100 ms", func(t *testing.T, conn net.Conn) int {
+			const size = 100 // 10 s at this pace
+			write(t, conn, fmt.Sprintf("POST /test-service/things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size))
+			go func() {
+				for i := 0; i < size; i++ {
+					if _, err := conn.Write([]byte(" ")); err != nil {
+						return // the server closed the connection
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}()
+			return readStatus(t, bufio.NewReader(conn))
+		}, http.StatusRequestTimeout},
+		{"an idle keep-alive connection", func(t *testing.T, conn net.Conn) int {
+			r := bufio.NewReader(conn)
+			write(t, conn, "GET /test-service/fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if got := readStatus(t, r); got != http.StatusOK {
+				t.Fatalf("first request: status %d, want 200", got)
+			}
+			return readStatus(t, r) // nothing sent: waits for the server to close
+		}, 0},
+		{"a handler slower than the write timeout", func(t *testing.T, conn net.Conn) int {
+			write(t, conn, "GET /test-service/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+			return readStatus(t, bufio.NewReader(conn))
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetReadDeadline(time.Now().Add(patience))
+			if got := tt.talk(t, conn); got != tt.wantStatus {
+				t.Errorf("answer before the connection closed: status %d, want %d", got, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func write(t *testing.T, conn net.Conn, s string) {
+	t.Helper()
+	if _, err := io.WriteString(conn, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readStatus reads one response and returns its status, or 0 when the
+// server closed the connection instead; it fails the test when the
+// connection is still open at the read deadline.
+func readStatus(t *testing.T, r *bufio.Reader) int {
+	t.Helper()
+	resp, err := http.ReadResponse(r, nil)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Fatalf("the connection is still open at the client's deadline: %v", err)
+	case err != nil:
+		return 0 // closed (EOF or reset)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestRelayCauseHidesDetail: GET <base>/outbox shows a short cause of the
+// relay's last error, never its text: store errors name journal files,
+// Kafka errors addresses.
+func TestRelayCauseHidesDetail(t *testing.T) {
+	tests := []struct {
+		name, lastError, want string
+	}{
+		{"none", "", ""},
+		{"store cannot write", "relay: store position: store cannot write: write /srv/data/customer-service/journal-000042: no space left on device",
+			"the store cannot write (details in the service log)"},
+		{"kafka down", "kafka: client has run out of available brokers to talk to: dial tcp 10.0.3.7:9092: connect: connection refused",
+			"kafka did not acknowledge the batch (details in the service log)"},
+		{"kafka refused the batch", "kafka: Failed to deliver 3 messages.", "kafka did not acknowledge the batch (details in the service log)"},
+		{"breaker", "circuit breaker is open", "kafka did not acknowledge the batch (details in the service log)"},
+		{"lease lost", "relay: lease taken by another holder", "another replica took the lease (details in the service log)"},
+		{"lease expired", "relay: lease expired before the batch was sent", "the lease expired before kafka acknowledged the batch (details in the service log)"},
+		{"lease unreadable", "relay: renew lease connector/customers-db: open /srv/data/customer-service/snapshot-000003: permission denied",
+			"the lease could not be read or renewed (details in the service log)"},
+		{"change stream", "relay: change stream: lungo: history lost at /tmp/x", "the change stream failed (details in the service log)"},
+		{"anything else", "relay: something new at /home/someone/file.go:42", "the relay failed (details in the service log)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := relayCause(tt.lastError)
+			if got != tt.want {
+				t.Errorf("relayCause(%q) = %q, want %q", tt.lastError, got, tt.want)
+			}
+			if strings.Contains(got, "/") {
+				t.Errorf("the cause shows a path: %q", got)
+			}
+		})
+	}
+}
