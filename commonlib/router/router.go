@@ -165,6 +165,7 @@ type Router struct {
 	readyOnce sync.Once
 
 	failingSince atomic.Int64 // unix nanoseconds; 0 while consuming
+	offsetResets atomic.Int64
 }
 
 // New checks cfg, fills in defaults and returns a Router that dead-letters
@@ -439,6 +440,7 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.setUp.Store(true)
 	h.r.failingSince.Store(0)
 	h.r.log.Info("partitions assigned", "generation", sess.GenerationID(), "claims", sess.Claims())
+	h.r.warnOffsetsPastEnd(sess.Claims())
 	h.r.readyOnce.Do(func() { close(h.r.ready) })
 	return nil
 }

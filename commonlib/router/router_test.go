@@ -1097,3 +1097,52 @@ func TestRouterSuccessorTakesOver(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterResetsOffsetsPastTheEnd: a committed offset past the partition's
+// end (the log lost under the group) is noticed and counted, and the
+// partition is consumed from its start, as Kafka's clients reset on
+// OFFSET_OUT_OF_RANGE, instead of waiting for records to pass the offset.
+func TestRouterResetsOffsetsPastTheEnd(t *testing.T) {
+	t.Parallel()
+	brokers := newCluster(t)
+	p := newProducer(t, brokers)
+	const group = "resetGroup"
+	k0 := keyOn(t, 0, "r")
+	for _, id := range []string{"r1", "r2", "r3"} {
+		produce(t, p, k0, "ok", event("A", id))
+	}
+	client, err := sarama.NewClient(brokers, kafkaclient.Config("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	coordinator, err := client.Coordinator(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A commit outside any generation, as a simple consumer makes one.
+	req := &sarama.OffsetCommitRequest{Version: 2, ConsumerGroup: group, ConsumerGroupGeneration: -1, RetentionTime: -1}
+	req.AddBlock(topic, 0, 10, 0, "")
+	resp, err := coordinator.CommitOffset(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kerr := resp.Errors[topic][0]; kerr != sarama.ErrNoError {
+		t.Fatalf("commit offset 10: %v", kerr)
+	}
+
+	rec := newRecorder()
+	r, err := router.New(testConfig(brokers, group), p, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Handle("A", rec.handler("A", nil))
+	r.Handle("B", rec.handler("B", nil))
+	run(t, r)
+	waitFor(t, "the three records before the committed offset", 15*time.Second, func() bool {
+		return len(rec.get("r1")) == 1 && len(rec.get("r2")) == 1 && len(rec.get("r3")) == 1
+	})
+	if got := r.OffsetResets(); got != 1 {
+		t.Errorf("offset resets = %d, want 1", got)
+	}
+}
