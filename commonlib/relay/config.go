@@ -2,7 +2,6 @@ package relay
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -132,48 +131,106 @@ func (c Config) withDefaults() Config {
 
 var defaultTopicRegex = regexp.MustCompile(DefaultTopicRegex)
 
+// ConfigError lists why ParseConnector refused a registration, or New a
+// Config, one Problem per refused, missing or malformed setting.
+type ConfigError struct {
+	Problems []Problem
+}
+
+// Problem is one reason a configuration is refused.
+type Problem struct {
+	// Setting is the key the problem is about, as the registration spells
+	// it ("transforms.outbox.route.topic.regex"); for a Config built by
+	// hand, the Debezium setting its field comes from ("route.topic.regex").
+	// Empty when the registration itself is malformed (not a JSON object,
+	// an unknown key beside "name" and "config").
+	Setting string
+	// Message says what is wrong, naming the setting and, where there is
+	// one, the refused value.
+	Message string
+}
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = "relay: " + p.Message
+	}
+	return strings.Join(lines, "\n")
+}
+
+// configError returns problems as a *ConfigError, or nil when there are
+// none.
+func configError(problems []Problem) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: problems}
+}
+
 // validate checks what ParseConnector cannot guarantee for a Config built
 // by hand.
 func (c Config) validate() error {
-	var errs []error
+	return configError(c.problems(""))
+}
+
+// problems lists what validate refuses; routerPrefix ("transforms.<alias>.")
+// completes the names of MongoEventRouter's settings.
+func (c Config) problems(routerPrefix string) []Problem {
+	var out []Problem
+	add := func(setting, format string, args ...any) {
+		out = append(out, Problem{Setting: setting, Message: fmt.Sprintf(format, args...)})
+	}
+	placement := routerPrefix + "collection.fields.additional.placement"
 	if c.Name == "" {
-		errs = append(errs, errors.New("relay: config has no name"))
+		add("name", "config has no name")
 	}
 	if !c.ExpandJSONPayload {
-		errs = append(errs, errors.New("relay: collection.expand.json.payload must be true (an unexpanded payload is emitted by Debezium as extended JSON text, which the relay does not reproduce)"))
+		add(routerPrefix+"collection.expand.json.payload", "collection.expand.json.payload must be true (an unexpanded payload is emitted by Debezium as extended JSON text, which the relay does not reproduce)")
 	}
 	for _, p := range c.Placements {
 		if !strings.EqualFold(p.Location, "header") {
-			errs = append(errs, fmt.Errorf("relay: placement %s:%s:%s: only the header location is implemented", p.Field, p.Location, p.Alias))
+			add(placement, "placement %s:%s:%s: only the header location is implemented", p.Field, p.Location, p.Alias)
 		}
 		if p.Field == "" || p.Alias == "" {
-			errs = append(errs, fmt.Errorf("relay: placement %s:%s:%s needs a field and an alias", p.Field, p.Location, p.Alias))
+			add(placement, "placement %s:%s:%s needs a field and an alias", p.Field, p.Location, p.Alias)
 		}
 	}
 	switch c.InvalidOperationBehavior {
 	case "", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("relay: invalid operation behavior %q: only warn and error are implemented", c.InvalidOperationBehavior))
+		add(routerPrefix+"table.op.invalid.behavior", "invalid operation behavior %q: only warn and error are implemented", c.InvalidOperationBehavior)
 	}
 	if c.TopicRegex != nil {
 		if err := checkJavaRegex(c.TopicRegex.String(), false); err != nil {
-			errs = append(errs, fmt.Errorf("relay: route.topic.regex %q: %w", c.TopicRegex, err))
+			add(routerPrefix+"route.topic.regex", "route.topic.regex %q: %v", c.TopicRegex, err)
 		}
 	}
 	if err := validateJavaReplacement(c.withDefaults().TopicRegex, c.withDefaults().TopicReplacement); err != nil {
-		errs = append(errs, fmt.Errorf("relay: route.topic.replacement %q: %w", c.TopicReplacement, err))
+		add(routerPrefix+"route.topic.replacement", "route.topic.replacement %q: %v", c.TopicReplacement, err)
 	}
-	for _, list := range [][]string{c.Databases, c.IncludedCollections, c.ExcludedCollections} {
-		if _, err := compileList(list); err != nil {
-			errs = append(errs, err)
+	lists := []struct {
+		setting string
+		entries []string
+	}{
+		{"database.include.list", c.Databases},
+		{"collection.include.list", c.IncludedCollections},
+		{"collection.exclude.list", c.ExcludedCollections},
+	}
+	for _, l := range lists {
+		for _, entry := range l.entries {
+			if _, err := compileEntry(entry); err != nil {
+				add(l.setting, "%v", err)
+				break // compileList stops at the first bad entry too
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // ParseConnector reads a Debezium MongoDB connector registration, either
 // {"name": …, "config": {…}} as sent to Kafka Connect or the bare config
-// map, and returns the relay's settings.
+// map, and returns the relay's settings, or a *ConfigError listing every
+// problem.
 //
 // It refuses, naming the key and value, every setting that would make
 // Debezium produce something the relay does not: another connector,
@@ -184,31 +241,31 @@ func (c Config) validate() error {
 func ParseConnector(data []byte) (Config, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return Config{}, fmt.Errorf("relay: connector registration is not a JSON object: %w", err)
+		return Config{}, configError([]Problem{{Message: "connector registration is not a JSON object: " + err.Error()}})
 	}
 	var name string
 	rawConfig := top
 	if inner, ok := top["config"]; ok {
 		for k := range top {
 			if k != "name" && k != "config" {
-				return Config{}, fmt.Errorf("relay: unsupported key %q in connector registration", k)
+				return Config{}, configError([]Problem{{Message: fmt.Sprintf("unsupported key %q in connector registration", k)}})
 			}
 		}
 		if n, ok := top["name"]; ok {
 			if err := json.Unmarshal(n, &name); err != nil {
-				return Config{}, fmt.Errorf("relay: connector name is not a string: %w", err)
+				return Config{}, configError([]Problem{{Setting: "name", Message: "connector name is not a string: " + err.Error()}})
 			}
 		}
 		rawConfig = nil
 		if err := json.Unmarshal(inner, &rawConfig); err != nil {
-			return Config{}, fmt.Errorf("relay: connector config is not a JSON object: %w", err)
+			return Config{}, configError([]Problem{{Message: "connector config is not a JSON object: " + err.Error()}})
 		}
 	}
 	settings := make(map[string]string, len(rawConfig))
 	for k, raw := range rawConfig {
 		v, err := settingValue(raw)
 		if err != nil {
-			return Config{}, fmt.Errorf("relay: connector setting %s: %w", k, err)
+			return Config{}, configError([]Problem{{Setting: k, Message: fmt.Sprintf("connector setting %s: %v", k, err)}})
 		}
 		settings[k] = v
 	}
@@ -235,12 +292,16 @@ func settingValue(raw json.RawMessage) (string, error) {
 }
 
 type settingsParser struct {
-	cfg  Config
-	errs []error
+	cfg      Config
+	problems []Problem
 }
 
 func (p *settingsParser) refuse(key, value, why string) {
-	p.errs = append(p.errs, fmt.Errorf("relay: connector setting %s=%q is refused: %s", key, value, why))
+	p.problems = append(p.problems, Problem{Setting: key, Message: fmt.Sprintf("connector setting %s=%q is refused: %s", key, value, why)})
+}
+
+func (p *settingsParser) missing(key, why string) {
+	p.problems = append(p.problems, Problem{Setting: key, Message: "connector setting " + key + " is missing" + why})
 }
 
 func (p *settingsParser) boolean(key, value string) bool {
@@ -274,7 +335,7 @@ func parseSettings(name string, s map[string]string) (Config, error) {
 			transform = aliases[0]
 		}
 	} else {
-		p.errs = append(p.errs, errors.New("relay: connector setting transforms is missing: the outbox event router must be configured"))
+		p.missing("transforms", ": the outbox event router must be configured")
 	}
 	predicate := ""
 	if v, ok := s["predicates"]; ok {
@@ -391,7 +452,7 @@ func parseSettings(name string, s map[string]string) (Config, error) {
 	}
 	for k, seen := range required {
 		if !seen {
-			p.errs = append(p.errs, fmt.Errorf("relay: connector setting %s is missing", k))
+			p.missing(k, "")
 		}
 	}
 	if predicate != "" {
@@ -399,19 +460,17 @@ func parseSettings(name string, s map[string]string) (Config, error) {
 			p.refuse("predicates", predicate, "the outbox transform does not use it")
 		}
 		if _, ok := s[pPrefix+"pattern"]; !ok {
-			p.errs = append(p.errs, fmt.Errorf("relay: connector setting %spattern is missing", pPrefix))
+			p.missing(pPrefix+"pattern", "")
 		}
 		if _, ok := s[pPrefix+"type"]; !ok {
-			p.errs = append(p.errs, fmt.Errorf("relay: connector setting %stype is missing", pPrefix))
+			p.missing(pPrefix+"type", "")
 		}
 	}
-	if len(p.errs) == 0 {
-		if err := p.cfg.validate(); err != nil {
-			p.errs = append(p.errs, err)
-		}
+	sort.Slice(p.problems, func(i, j int) bool { return p.problems[i].Message < p.problems[j].Message })
+	if len(p.problems) == 0 {
+		p.problems = p.cfg.problems(tPrefix)
 	}
-	sort.Slice(p.errs, func(i, j int) bool { return p.errs[i].Error() < p.errs[j].Error() })
-	if err := errors.Join(p.errs...); err != nil {
+	if err := configError(p.problems); err != nil {
 		return Config{}, err
 	}
 	return p.cfg.withDefaults(), nil
@@ -531,16 +590,25 @@ func splitList(v string) []string {
 func compileList(list []string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(list))
 	for _, s := range list {
-		if err := checkJavaRegex(s, true); err != nil {
-			return nil, fmt.Errorf("relay: list entry %q: %w", s, err)
-		}
-		re, err := regexp.Compile(`(?i)` + anchoredPattern(s))
+		re, err := compileEntry(s)
 		if err != nil {
-			return nil, fmt.Errorf("relay: list entry %q is not a regular expression the relay can evaluate: %w", s, err)
+			return nil, fmt.Errorf("relay: %w", err)
 		}
 		out = append(out, re)
 	}
 	return out, nil
+}
+
+// compileEntry compiles one list entry for compileList.
+func compileEntry(s string) (*regexp.Regexp, error) {
+	if err := checkJavaRegex(s, true); err != nil {
+		return nil, fmt.Errorf("list entry %q: %w", s, err)
+	}
+	re, err := regexp.Compile(`(?i)` + anchoredPattern(s))
+	if err != nil {
+		return nil, fmt.Errorf("list entry %q is not a regular expression the relay can evaluate: %w", s, err)
+	}
+	return re, nil
 }
 
 func matchesAny(res []*regexp.Regexp, s string) bool {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -158,6 +159,61 @@ func TestParseConnectorRefuses(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("ParseConnector() error = %q, want it to mention %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+// TestConfigErrorNamesSettings checks that refusals come as one
+// *ConfigError whose problems name their settings, from ParseConnector and
+// from the checks New makes of a Config built by hand.
+func TestConfigErrorNamesSettings(t *testing.T) {
+	const tr = "transforms.outbox."
+	parse := func(edit map[string]any) func(*testing.T) error {
+		return func(t *testing.T) error {
+			settings := shippedSettings(t)
+			for k, v := range edit {
+				if v == nil {
+					delete(settings, k)
+				} else {
+					settings[k] = v
+				}
+			}
+			data, err := json.Marshal(settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ParseConnector(data)
+			return err
+		}
+	}
+	tests := []struct {
+		name string
+		err  func(*testing.T) error
+		want []string
+	}{
+		{"two refusals, sorted", parse(map[string]any{"value.converter.schemas.enable": "true", "errors.tolerance": "all"}),
+			[]string{"errors.tolerance", "value.converter.schemas.enable"}},
+		{"missing", parse(map[string]any{"value.converter.schemas.enable": nil}), []string{"value.converter.schemas.enable"}},
+		{"object value", parse(map[string]any{"tasks.max": map[string]any{"n": 1}}), []string{"tasks.max"}},
+		{"checked after parsing", parse(map[string]any{tr + "route.topic.replacement": "outbox.${nope}"}), []string{tr + "route.topic.replacement"}},
+		{"not JSON", func(*testing.T) error { _, err := ParseConnector([]byte("{")); return err }, []string{""}},
+		{"built by hand", func(*testing.T) error { return Config{InvalidOperationBehavior: "skip"}.validate() },
+			[]string{"name", "collection.expand.json.payload", "table.op.invalid.behavior"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err(t)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error = %v, want a *ConfigError", err)
+			}
+			var got []string
+			for _, p := range ce.Problems {
+				got = append(got, p.Setting)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("settings = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -64,7 +64,8 @@
 //   - Only what the shipped configuration uses is implemented: header
 //     placements, expanded payloads, StringConverter keys, JsonConverter
 //     values without schemas. ParseConnector refuses anything else rather
-//     than publish something different.
+//     than publish something different, with a *ConfigError listing each
+//     refused setting.
 //   - Debezium's offset advances with every change it captures (flushed
 //     every offset.flush.interval.ms); the relay stores its position at most
 //     once a second while outbox events flow, at most every five seconds
@@ -76,3 +77,23 @@
 // the outbox (PublishedThrough tells a retention job how far it may go) or
 // replay parked documents.
 package relay
+
+// Where to look:
+//
+//   - relay.go: Options, New, Run, and which collections are routed.
+//   - follow.go: following the change stream, a batch of change events at a
+//     time (handleBatch), restarting it after failures.
+//   - publish.go: a batch's records sent until Kafka acknowledges them
+//     (retries, the broker probe, the producer's circuit breaker), and
+//     unroutable documents parked.
+//   - sweep.go: the sweep after a lost or missing position.
+//   - position.go: the stored position and how often it is stored.
+//   - stats.go: Stats and the health they report.
+//   - lease.go: the lease document (acquire, renew, release);
+//     leadership.go: relaying only while holding it.
+//   - config.go: ParseConnector, Config and ConfigError.
+//   - record.go: Record, the record's topic, key and headers; convert.go:
+//     the value, converted like Debezium's MongoDataConverter and Kafka
+//     Connect's JsonConverter.
+//   - javaregex.go, javafmt.go: Java's regular expressions and text
+//     renderings, where Go's differ.

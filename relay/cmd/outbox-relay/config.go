@@ -220,8 +220,9 @@ func parseLeaseTTL(s string) (time.Duration, error) {
 }
 
 // readConnectorFile reads a registration, {"name": …, "config": {…}} as
-// scripts/register-connector.sh sends it; loadConfig then checks it as a
-// PUT would. "" means none; "builtin" the shipped debezium/connector.json.
+// scripts/register-connector.sh sends it, its values read by
+// worker.DecodeConfig as a PUT's are; loadConfig then checks it as a PUT
+// would. "" means none; "builtin" the shipped debezium/connector.json.
 func readConnectorFile(path string) (*worker.Connector, error) {
 	var data []byte
 	switch path {
@@ -245,14 +246,11 @@ func readConnectorFile(path string) (*worker.Connector, error) {
 	if reg.Name == "" || reg.Config == nil {
 		return nil, errors.New(`not a connector registration: want {"name": …, "config": {…}}`)
 	}
-	c := worker.Connector{Name: reg.Name, Config: make(map[string]string, len(reg.Config))}
-	for k, raw := range reg.Config {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			s = string(raw) // numbers and booleans, as Connect reads them
-		}
-		c.Config[k] = s
+	config, err := worker.DecodeConfig(reg.Config)
+	if err != nil {
+		return nil, err
 	}
+	c := worker.Connector{Name: reg.Name, Config: config}
 	if _, ok := c.Config["name"]; !ok {
 		c.Config["name"] = c.Name
 	}

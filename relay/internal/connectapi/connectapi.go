@@ -374,8 +374,9 @@ func connectorName(c echo.Context) (string, error) {
 	return name, nil
 }
 
-// decodeConfig reads a PUT body: a JSON object whose values are strings,
-// or numbers and booleans, which Connect also reads as text.
+// decodeConfig reads a PUT body: a JSON object of connector settings, its
+// values read by worker.DecodeConfig (strings, or numbers and booleans,
+// which Connect also reads as text), as CONNECTOR_FILE's are.
 func decodeConfig(body io.Reader) (map[string]string, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(body)
@@ -389,24 +390,9 @@ func decodeConfig(body io.Reader) (map[string]string, error) {
 	if raw == nil {
 		return nil, badRequest("the request body must be a JSON object of connector settings, not null")
 	}
-	config := make(map[string]string, len(raw))
-	for k, v := range raw {
-		var s string
-		if err := json.Unmarshal(v, &s); err == nil {
-			config[k] = s
-			continue
-		}
-		var x any
-		_ = json.Unmarshal(v, &x)
-		switch x.(type) {
-		case float64, bool:
-			config[k] = string(v)
-		default:
-			if worker.Credential(k, "") != "" {
-				return nil, badRequest("connector setting %s: the value is not a string", k)
-			}
-			return nil, badRequest("connector setting %s: value %s is not a string", k, v)
-		}
+	config, err := worker.DecodeConfig(raw)
+	if err != nil {
+		return nil, badRequest("%v", err)
 	}
 	return config, nil
 }

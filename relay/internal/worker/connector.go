@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -52,6 +53,36 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 type Connector struct {
 	Name   string
 	Config map[string]string
+}
+
+// DecodeConfig reads a configuration's JSON values the way Kafka Connect
+// does: a string as it is, a number or boolean as its JSON text, null as
+// the empty string. Any other value (an object, an array) is refused, the
+// error naming the setting and, unless the key names a credential, quoting
+// the value. PUT /connectors/{name}/config and CONNECTOR_FILE both read
+// configurations with it, so a body one accepts the other accepts too.
+func DecodeConfig(raw map[string]json.RawMessage) (map[string]string, error) {
+	config := make(map[string]string, len(raw))
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[k]
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			config[k] = s
+			continue
+		}
+		var x any
+		_ = json.Unmarshal(v, &x)
+		switch x.(type) {
+		case float64, bool:
+			config[k] = string(v)
+		default:
+			if Credential(k, "") != "" {
+				return nil, fmt.Errorf("connector setting %s: the value is not a string", k)
+			}
+			return nil, fmt.Errorf("connector setting %s: value %s is not a string", k, v)
+		}
+	}
+	return config, nil
 }
 
 // InvalidConfigError lists why a configuration was refused, one problem per
@@ -104,12 +135,13 @@ func (p Policy) Validate(c Connector) (relay.Config, error) {
 		return relay.Config{}, err
 	}
 	cfg, err := relay.ParseConnector(data)
-	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if line = strings.TrimSpace(strings.TrimPrefix(line, "relay: ")); line != "" {
-				problems = append(problems, line)
-			}
+	var refused *relay.ConfigError
+	if errors.As(err, &refused) {
+		for _, pr := range refused.Problems {
+			problems = append(problems, pr.Message)
 		}
+	} else if err != nil {
+		return relay.Config{}, err
 	} else if cfg.Name != c.Name {
 		problems = append(problems, fmt.Sprintf("connector setting name=%q differs from the connector name %q", cfg.Name, c.Name))
 	}
