@@ -7,7 +7,7 @@ BIN   := $(CURDIR)/bin
 
 # Every module of the workspace (go.work); `go test ./...` at the root would
 # stop at module boundaries.
-MODULES := commonlib customer payment debezium devkafka relay e2e third_party/lungo
+MODULES := commonlib contracts customer payment debezium devkafka relay e2e third_party/lungo
 PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 BINARIES := ./customer/cmd/customer-service ./payment/cmd/payment-service \
             ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect ./relay/cmd/outbox-relay

@@ -49,10 +49,6 @@ require (
 	gopkg.in/tomb.v2 v2.0.0-20161208151619-d5d1b5820637 // indirect
 )
 
-replace github.com/sagaoutbox/platform/customer => ../customer
-
-replace github.com/sagaoutbox/platform/payment => ../payment
-
 replace github.com/sagaoutbox/platform/debezium => ../debezium
 
 replace github.com/256dpi/lungo => ../third_party/lungo

@@ -7,8 +7,8 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/sagaoutbox/platform/commonlib v0.0.0
+	github.com/sagaoutbox/platform/contracts v0.0.0
 	github.com/sagaoutbox/platform/debezium v0.0.0
-	github.com/sagaoutbox/platform/payment v0.0.0
 	go.mongodb.org/mongo-driver v1.17.4
 )
 
@@ -50,7 +50,7 @@ require (
 
 replace github.com/sagaoutbox/platform/commonlib => ../commonlib
 
-replace github.com/sagaoutbox/platform/payment => ../payment
+replace github.com/sagaoutbox/platform/contracts => ../contracts
 
 replace github.com/sagaoutbox/platform/debezium => ../debezium
 

@@ -4,7 +4,7 @@ go 1.26.0
 
 replace github.com/sagaoutbox/platform/commonlib => ../commonlib
 
-replace github.com/sagaoutbox/platform/customer => ../customer
+replace github.com/sagaoutbox/platform/contracts => ../contracts
 
 replace github.com/sagaoutbox/platform/debezium => ../debezium
 
@@ -13,7 +13,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/sagaoutbox/platform/commonlib v0.0.0
-	github.com/sagaoutbox/platform/customer v0.0.0
+	github.com/sagaoutbox/platform/contracts v0.0.0
 	github.com/sagaoutbox/platform/debezium v0.0.0
 	go.mongodb.org/mongo-driver v1.17.4
 )

@@ -51,10 +51,6 @@ require (
 
 replace github.com/sagaoutbox/platform/commonlib => ../commonlib
 
-replace github.com/sagaoutbox/platform/customer => ../customer
-
-replace github.com/sagaoutbox/platform/payment => ../payment
-
 replace github.com/sagaoutbox/platform/debezium => ../debezium
 
 replace github.com/256dpi/lungo => ../third_party/lungo

@@ -12,7 +12,9 @@
 #      holds no setting Debezium 2.4 no longer reads, and the Go relay
 #      accepts it;
 #   5. compose/Dockerfile copies every module that go.work uses;
-#   6. both services build as static binaries with the release flags
+#   6. no module requires a service module: services share messages through
+#      the contracts module, never through each other's code;
+#   7. both services build as static binaries with the release flags
 #      (scripts/build-static.sh, the same script the Dockerfile runs).
 #
 # It installs nothing: CI installs docker-compose, shellcheck and jq (and has
@@ -130,6 +132,32 @@ while IFS= read -r module; do
 	fi
 done <<<"$modules"
 ((missing == 0)) || die "compose/Dockerfile is out of step with go.work"
+
+step "no module requires a service module (go mod graph)"
+# A service module is one with a cmd/*-service binary. Services depend on the
+# contracts module for each other's events, never on each other: a require
+# between them, direct or through another module, ties their builds and
+# releases together. GOWORK=off because in the workspace go mod graph prints
+# the edges of every workspace module, whichever directory it runs in.
+services=()
+while IFS= read -r module; do
+	if compgen -G "$module/cmd/*-service" >/dev/null; then
+		services+=("$(go mod edit -json "$module/go.mod" | jq -r .Module.Path)")
+	fi
+done <<<"$modules"
+[[ ${#services[@]} -gt 0 ]] || die "no module of go.work has a cmd/*-service binary"
+bad=""
+while IFS= read -r module; do
+	graph=$(cd "$module" && GOWORK=off go mod graph) || die "go mod graph failed in $module"
+	edges=$(awk -v services="${services[*]}" -v module="$module" '
+		BEGIN { n = split(services, s, " "); for (i = 1; i <= n; i++) service[s[i]] = 1 }
+		{ to = $2; sub(/@.*/, "", to) }
+		to in service { printf "  %s requires %s (module graph of %s)\n", $1, $2, module }
+	' <<<"$graph")
+	[[ -z $edges ]] || bad+=$edges$'\n'
+done <<<"$modules"
+[[ -z $bad ]] || die "no module may require a service module (services share events through module contracts):
+${bad%$'\n'}"
 
 step "static build of both services (scripts/build-static.sh)"
 out=$tmp/static

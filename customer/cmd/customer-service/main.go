@@ -20,13 +20,13 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/jobs"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
-	"github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 	"github.com/sagaoutbox/platform/customer/internal/messaging"
 	"github.com/sagaoutbox/platform/customer/internal/mongostore"
 	"github.com/sagaoutbox/platform/customer/internal/web"
 	"github.com/sagaoutbox/platform/debezium"
-	paymentevents "github.com/sagaoutbox/platform/payment/events"
 )
 
 const name = "customer-service"
@@ -58,7 +58,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		BasePath:         web.BasePath,
 		Group:            "customerConsumerGroup1",
 		Consume:          []string{paymentevents.Topic},
-		Produce:          []string{events.Topic},
+		Produce:          []string{customerevents.Topic},
 		Connector:        debezium.Connector,
 		MapError:         web.MapError,
 		Build: func(d app.Deps) (app.Parts, error) {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/validation"
-	"github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
 )
 
 // Status is where a customer's registration stands.
@@ -288,7 +288,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (Customer, error
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	evt := Event{Type: events.CustomerPendingRegistration, Payload: events.PendingRegistration{Customer: ToEvent(c)}}
+	evt := Event{Type: customerevents.CustomerPendingRegistration, Payload: customerevents.PendingRegistration{Customer: ToEvent(c)}}
 	if err := s.store.Create(ctx, c, evt); err != nil {
 		return Customer{}, fmt.Errorf("register customer: %w", err)
 	}
@@ -307,7 +307,7 @@ func (s *Service) Approve(ctx context.Context, id string) error {
 			return nil, ErrRegistrationEnded
 		}
 		c.Status, c.UpdatedAt = StatusSuccess, s.now()
-		return []Event{{Type: events.CustomerRegistered, Payload: events.Registered{Customer: ToEvent(*c)}}}, nil
+		return []Event{{Type: customerevents.CustomerRegistered, Payload: customerevents.Registered{Customer: ToEvent(*c)}}}, nil
 	})
 }
 
@@ -323,7 +323,7 @@ func (s *Service) Reject(ctx context.Context, id, reason string) error {
 
 func (s *Service) fail(c *Customer, reason string) []Event {
 	c.Status, c.FailureReason, c.UpdatedAt = StatusFailed, reason, s.now()
-	return []Event{{Type: events.CustomerNotRegistered, Payload: events.NotRegistered{Customer: ToEvent(*c), Reason: reason}}}
+	return []Event{{Type: customerevents.CustomerNotRegistered, Payload: customerevents.NotRegistered{Customer: ToEvent(*c), Reason: reason}}}
 }
 
 // DetectDeadLocks fails registrations pending for longer than timeout and
@@ -340,9 +340,9 @@ func (s *Service) DetectDeadLocks(ctx context.Context, timeout time.Duration) (i
 			if c.Status != StatusPending {
 				return nil, ErrRegistrationEnded // answered since the query
 			}
-			evts := s.fail(c, events.ReasonRegistrationDeadLock)
-			dl := events.RegistrationDeadLock{CustomerID: c.ID, Name: c.Name(), Card: ToEvent(*c).Card}
-			return append(evts, Event{Type: events.CustomerRegistrationDeadLock, Payload: dl}), nil
+			evts := s.fail(c, customerevents.ReasonRegistrationDeadLock)
+			dl := customerevents.RegistrationDeadLock{CustomerID: c.ID, Name: c.Name(), Card: ToEvent(*c).Card}
+			return append(evts, Event{Type: customerevents.CustomerRegistrationDeadLock, Payload: dl}), nil
 		})
 		switch {
 		case errors.Is(err, ErrRegistrationEnded):
@@ -356,12 +356,12 @@ func (s *Service) DetectDeadLocks(ctx context.Context, timeout time.Duration) (i
 }
 
 // ToEvent converts a customer to its event representation.
-func ToEvent(c Customer) events.Customer {
-	return events.Customer{
+func ToEvent(c Customer) customerevents.Customer {
+	return customerevents.Customer{
 		ID:        c.ID,
 		FirstName: c.FirstName,
 		LastName:  c.LastName,
-		Card: events.Card{
+		Card: customerevents.Card{
 			Number:     c.Card.MaskedNumber(),
 			HolderName: c.Card.HolderName,
 			ValidThru:  c.Card.ValidThru,

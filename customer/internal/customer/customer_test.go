@@ -16,7 +16,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/validation"
-	"github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 	"github.com/sagaoutbox/platform/customer/internal/mongostore"
 )
@@ -249,33 +249,33 @@ func testSagaTransitions(t *testing.T, b mongotest.Backend) {
 		wantEvents []string
 	}{
 		{"approve", func(f *fixture, id string) error { return f.svc.Approve(ctx, id) }, nil,
-			customer.StatusSuccess, "", []string{events.CustomerPendingRegistration, events.CustomerRegistered}},
+			customer.StatusSuccess, "", []string{customerevents.CustomerPendingRegistration, customerevents.CustomerRegistered}},
 		{"reject", func(f *fixture, id string) error { return f.svc.Reject(ctx, id, "NO_BALANCE_LEFT") }, nil,
-			customer.StatusFailed, "NO_BALANCE_LEFT", []string{events.CustomerPendingRegistration, events.CustomerNotRegistered}},
+			customer.StatusFailed, "NO_BALANCE_LEFT", []string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered}},
 		{"approve after reject is ignored", func(f *fixture, id string) error {
 			if err := f.svc.Reject(ctx, id, "NO_BALANCE_LEFT"); err != nil {
 				return err
 			}
 			return f.svc.Approve(ctx, id)
 		}, customer.ErrRegistrationEnded, customer.StatusFailed, "NO_BALANCE_LEFT",
-			[]string{events.CustomerPendingRegistration, events.CustomerNotRegistered}},
+			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered}},
 		{"late approval after a dead-lock is ignored", func(f *fixture, id string) error {
 			f.now = f.now.Add(6 * time.Minute)
 			if n, err := f.svc.DetectDeadLocks(ctx, 5*time.Minute); err != nil || n != 1 {
 				return fmt.Errorf("DetectDeadLocks = %d, %v; want 1", n, err)
 			}
 			return f.svc.Approve(ctx, id)
-		}, customer.ErrRegistrationEnded, customer.StatusFailed, events.ReasonRegistrationDeadLock,
-			[]string{events.CustomerPendingRegistration, events.CustomerNotRegistered, events.CustomerRegistrationDeadLock}},
+		}, customer.ErrRegistrationEnded, customer.StatusFailed, customerevents.ReasonRegistrationDeadLock,
+			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered, customerevents.CustomerRegistrationDeadLock}},
 		{"no dead-lock before the timeout", func(f *fixture, id string) error {
 			f.now = f.now.Add(4 * time.Minute)
 			if n, err := f.svc.DetectDeadLocks(ctx, 5*time.Minute); err != nil || n != 0 {
 				return fmt.Errorf("DetectDeadLocks = %d, %v; want 0", n, err)
 			}
 			return nil
-		}, nil, customer.StatusPending, "", []string{events.CustomerPendingRegistration}},
+		}, nil, customer.StatusPending, "", []string{customerevents.CustomerPendingRegistration}},
 		{"unknown customer", func(f *fixture, _ string) error { return f.svc.Approve(ctx, "nobody") },
-			customer.ErrNotFound, customer.StatusPending, "", []string{events.CustomerPendingRegistration}},
+			customer.ErrNotFound, customer.StatusPending, "", []string{customerevents.CustomerPendingRegistration}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,8 +299,8 @@ func testSagaTransitions(t *testing.T, b mongotest.Backend) {
 				t.Errorf("outbox = %v, want %v", types(docs), tt.wantEvents)
 			}
 			for _, d := range docs {
-				if d["aggregateType"] != events.AggregateType || d["aggregateId"] != c.ID {
-					t.Errorf("event %v: aggregate %v/%v, want %s/%s", d["type"], d["aggregateType"], d["aggregateId"], events.AggregateType, c.ID)
+				if d["aggregateType"] != customerevents.AggregateType || d["aggregateId"] != c.ID {
+					t.Errorf("event %v: aggregate %v/%v, want %s/%s", d["type"], d["aggregateType"], d["aggregateId"], customerevents.AggregateType, c.ID)
 				}
 			}
 		})

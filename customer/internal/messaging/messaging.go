@@ -11,8 +11,8 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/router"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
-	paymentevents "github.com/sagaoutbox/platform/payment/events"
 )
 
 // Interesting lists the event types customer-service handles by default.

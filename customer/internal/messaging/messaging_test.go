@@ -9,11 +9,11 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/router"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
+	"github.com/sagaoutbox/platform/contracts/paymentevents/eventstest"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 	"github.com/sagaoutbox/platform/customer/internal/messaging"
 	"github.com/sagaoutbox/platform/customer/internal/mongostore"
-	paymentevents "github.com/sagaoutbox/platform/payment/events"
-	"github.com/sagaoutbox/platform/payment/events/eventstest"
 )
 
 // setup registers the customer the payment golden files are about.

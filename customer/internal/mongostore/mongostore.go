@@ -17,7 +17,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
-	"github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 )
 
@@ -107,7 +107,7 @@ func fromDoc(d customerDoc) customer.Customer {
 func toOutbox(customerID string, evts []customer.Event) []outbox.Event {
 	out := make([]outbox.Event, len(evts))
 	for i, e := range evts {
-		out[i] = outbox.New(events.AggregateType, customerID, e.Type, e.Payload)
+		out[i] = outbox.New(customerevents.AggregateType, customerID, e.Type, e.Payload)
 	}
 	return out
 }

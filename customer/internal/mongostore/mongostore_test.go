@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
-	"github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 	"github.com/sagaoutbox/platform/customer/internal/mongostore"
 )
@@ -35,7 +35,7 @@ func newCustomer(id string, createdAt time.Time) customer.Customer {
 }
 
 func pendingEvent(c customer.Customer) customer.Event {
-	return customer.Event{Type: events.CustomerPendingRegistration, Payload: events.PendingRegistration{Customer: customer.ToEvent(c)}}
+	return customer.Event{Type: customerevents.CustomerPendingRegistration, Payload: customerevents.PendingRegistration{Customer: customer.ToEvent(c)}}
 }
 
 type fixture struct {
@@ -73,8 +73,8 @@ func (f *fixture) outbox(t *testing.T) []string {
 	}
 	out := make([]string, len(docs))
 	for i, d := range docs {
-		if d.AggregateType != events.AggregateType || d.Payload == nil {
-			t.Errorf("event %s: aggregateType %q, payload %v; want %q and a payload", d.Type, d.AggregateType, d.Payload, events.AggregateType)
+		if d.AggregateType != customerevents.AggregateType || d.Payload == nil {
+			t.Errorf("event %s: aggregateType %q, payload %v; want %q and a payload", d.Type, d.AggregateType, d.Payload, customerevents.AggregateType)
 		}
 		out[i] = d.Type + "/" + d.AggregateID
 	}

@@ -19,9 +19,9 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
-	customerevents "github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/debezium"
-	"github.com/sagaoutbox/platform/payment/events"
 	"github.com/sagaoutbox/platform/payment/internal/messaging"
 	"github.com/sagaoutbox/platform/payment/internal/mongostore"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
@@ -61,7 +61,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		BasePath:         web.BasePath,
 		Group:            "paymentConsumerGroup1",
 		Consume:          []string{customerevents.Topic},
-		Produce:          []string{events.Topic},
+		Produce:          []string{paymentevents.Topic},
 		Connector:        debezium.Connector,
 		Build: func(d app.Deps) (app.Parts, error) {
 			store := mongostore.New(d.Store, d.DB)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/router"
-	customerevents "github.com/sagaoutbox/platform/customer/events"
+	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
 

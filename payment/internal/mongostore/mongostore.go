@@ -17,7 +17,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
-	"github.com/sagaoutbox/platform/payment/events"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
 
@@ -110,7 +110,7 @@ func fromDoc(d paymentDoc) payment.Payment {
 func toOutbox(paymentID string, evts []payment.Event) []outbox.Event {
 	out := make([]outbox.Event, len(evts))
 	for i, e := range evts {
-		out[i] = outbox.New(events.AggregateType, paymentID, e.Type, e.Payload)
+		out[i] = outbox.New(paymentevents.AggregateType, paymentID, e.Type, e.Payload)
 	}
 	return out
 }

@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
-	"github.com/sagaoutbox/platform/payment/events"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/payment/internal/mongostore"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
@@ -36,7 +36,7 @@ func newPayment(id, customerID string) payment.Payment {
 }
 
 func authorizedEvent(p payment.Payment) payment.Event {
-	return payment.Event{Type: events.PaymentAuthorized, Payload: events.Authorized{CustomerID: p.CustomerID, Payment: payment.ToEvent(p)}}
+	return payment.Event{Type: paymentevents.PaymentAuthorized, Payload: paymentevents.Authorized{CustomerID: p.CustomerID, Payment: payment.ToEvent(p)}}
 }
 
 type fixture struct {
@@ -74,8 +74,8 @@ func (f *fixture) outbox(t *testing.T) []string {
 	}
 	out := make([]string, len(docs))
 	for i, d := range docs {
-		if d.AggregateType != events.AggregateType || d.Payload == nil {
-			t.Errorf("event %s: aggregateType %q, payload %v; want %q and a payload", d.Type, d.AggregateType, d.Payload, events.AggregateType)
+		if d.AggregateType != paymentevents.AggregateType || d.Payload == nil {
+			t.Errorf("event %s: aggregateType %q, payload %v; want %q and a payload", d.Type, d.AggregateType, d.Payload, paymentevents.AggregateType)
 		}
 		out[i] = d.Type + "/" + d.AggregateID
 	}
@@ -123,7 +123,7 @@ func TestIntegrationStore(t *testing.T) {
 		t.Run("Create stores the payment and its event together", func(t *testing.T) {
 			f := open(t, b)
 			p := newPayment("p1", "c1")
-			p.Status, p.Reason = payment.StatusNotAuthorized, events.ReasonNoBalanceLeft
+			p.Status, p.Reason = payment.StatusNotAuthorized, paymentevents.ReasonNoBalanceLeft
 			f.create(t, p)
 			if got := f.forCustomer(t, "c1"); len(got) != 1 || !reflect.DeepEqual(got[0], p) {
 				t.Errorf("ForCustomer = %+v\nwant [%+v]", got, p)
@@ -203,7 +203,7 @@ func TestIntegrationStore(t *testing.T) {
 			f.create(t, p)
 			err := f.store.UpdateForCustomer(ctx, "c1", func(p *payment.Payment) ([]payment.Event, error) {
 				p.Status, p.Reason, p.UpdatedAt = payment.StatusReverted, "REGISTRATION_DEAD_LOCK_DETECTED", t0.Add(time.Minute)
-				return []payment.Event{{Type: events.PaymentAuthorizationReverted, Payload: bson.M{"customerId": "c1"}}}, nil
+				return []payment.Event{{Type: paymentevents.PaymentAuthorizationReverted, Payload: bson.M{"customerId": "c1"}}}, nil
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -268,7 +268,7 @@ func TestIntegrationStore(t *testing.T) {
 			err := f.Transact(ctx, func(ctx context.Context) error {
 				err := f.store.UpdateForCustomer(ctx, "c1", func(p *payment.Payment) ([]payment.Event, error) {
 					p.Status = payment.StatusReverted
-					return []payment.Event{{Type: events.PaymentAuthorizationReverted, Payload: bson.M{}}}, nil
+					return []payment.Event{{Type: paymentevents.PaymentAuthorizationReverted, Payload: bson.M{}}}, nil
 				})
 				if err != nil {
 					return err
@@ -308,7 +308,7 @@ func TestIntegrationStore(t *testing.T) {
 					}
 				}
 				p.Status = payment.StatusReverted
-				return []payment.Event{{Type: events.PaymentAuthorizationReverted, Payload: bson.M{}}}, nil
+				return []payment.Event{{Type: paymentevents.PaymentAuthorizationReverted, Payload: bson.M{}}}, nil
 			})
 			if err != nil {
 				t.Fatalf("UpdateForCustomer: %v", err)

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sagaoutbox/platform/commonlib/money"
-	"github.com/sagaoutbox/platform/payment/events"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 )
 
 // Status is where a payment stands.
@@ -119,10 +119,10 @@ func (s *Service) Authorize(ctx context.Context, r Registration) (Payment, error
 		CreatedAt:  now,
 		UpdatedAt:  now,
 	}
-	evt := Event{Type: events.PaymentAuthorized, Payload: events.Authorized{CustomerID: r.CustomerID, Payment: ToEvent(p)}}
+	evt := Event{Type: paymentevents.PaymentAuthorized, Payload: paymentevents.Authorized{CustomerID: r.CustomerID, Payment: ToEvent(p)}}
 	if r.Balance < s.fee {
-		p.Status, p.Reason = StatusNotAuthorized, events.ReasonNoBalanceLeft
-		evt = Event{Type: events.PaymentNotAuthorized, Payload: events.NotAuthorized{CustomerID: r.CustomerID, Reason: p.Reason, Payment: ToEvent(p)}}
+		p.Status, p.Reason = StatusNotAuthorized, paymentevents.ReasonNoBalanceLeft
+		evt = Event{Type: paymentevents.PaymentNotAuthorized, Payload: paymentevents.NotAuthorized{CustomerID: r.CustomerID, Reason: p.Reason, Payment: ToEvent(p)}}
 	}
 	if err := s.store.Create(ctx, p, evt); err != nil {
 		return Payment{}, fmt.Errorf("authorize customer %s: %w", r.CustomerID, err)
@@ -141,7 +141,7 @@ func (s *Service) Revert(ctx context.Context, customerID, reason string) (bool, 
 		}
 		reverted = true
 		p.Status, p.Reason, p.UpdatedAt = StatusReverted, reason, s.now()
-		return []Event{{Type: events.PaymentAuthorizationReverted, Payload: events.AuthorizationReverted{CustomerID: customerID, Reason: reason, Payment: ToEvent(*p)}}}, nil
+		return []Event{{Type: paymentevents.PaymentAuthorizationReverted, Payload: paymentevents.AuthorizationReverted{CustomerID: customerID, Reason: reason, Payment: ToEvent(*p)}}}, nil
 	})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -158,12 +158,12 @@ func (s *Service) ForCustomer(ctx context.Context, customerID string) ([]Payment
 }
 
 // ToEvent converts a payment to its event representation.
-func ToEvent(p Payment) events.Payment {
-	return events.Payment{
+func ToEvent(p Payment) paymentevents.Payment {
+	return paymentevents.Payment{
 		ID:         p.ID,
 		CustomerID: p.CustomerID,
-		Payer:      events.Payer{Name: p.Payer.Name, CardNumber: p.Payer.CardNumber},
-		Payee:      events.Payee{Name: p.Payee.Name, BankAccount: p.Payee.BankAccount, BankName: p.Payee.BankName},
+		Payer:      paymentevents.Payer{Name: p.Payer.Name, CardNumber: p.Payer.CardNumber},
+		Payee:      paymentevents.Payee{Name: p.Payee.Name, BankAccount: p.Payee.BankAccount, BankName: p.Payee.BankName},
 		Amount:     p.Amount,
 		Authorized: p.Authorized(),
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
-	"github.com/sagaoutbox/platform/payment/events"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/payment/internal/mongostore"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
@@ -54,8 +54,8 @@ func (f *fixture) outboxTypes(t *testing.T) []string {
 	}
 	out := make([]string, len(docs))
 	for i, d := range docs {
-		if d.AggregateType != events.AggregateType {
-			t.Errorf("aggregateType = %s, want %s", d.AggregateType, events.AggregateType)
+		if d.AggregateType != paymentevents.AggregateType {
+			t.Errorf("aggregateType = %s, want %s", d.AggregateType, paymentevents.AggregateType)
 		}
 		out[i] = d.Type
 	}
@@ -80,9 +80,9 @@ func testAuthorize(t *testing.T, b mongotest.Backend) {
 		wantReason string
 		wantEvent  string
 	}{
-		{"balance covers the fee", 10000, payment.StatusAuthorized, "", events.PaymentAuthorized},
-		{"balance equals the fee", 200, payment.StatusAuthorized, "", events.PaymentAuthorized},
-		{"balance below the fee", 100, payment.StatusNotAuthorized, events.ReasonNoBalanceLeft, events.PaymentNotAuthorized},
+		{"balance covers the fee", 10000, payment.StatusAuthorized, "", paymentevents.PaymentAuthorized},
+		{"balance equals the fee", 200, payment.StatusAuthorized, "", paymentevents.PaymentAuthorized},
+		{"balance below the fee", 100, payment.StatusNotAuthorized, paymentevents.ReasonNoBalanceLeft, paymentevents.PaymentNotAuthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,8 +123,8 @@ func testRevert(t *testing.T, b mongotest.Backend) {
 		wantStatus   payment.Status
 		wantEvents   []string
 	}{
-		{"authorized payment is reverted", 10000, true, payment.StatusReverted, []string{events.PaymentAuthorized, events.PaymentAuthorizationReverted}},
-		{"refused payment stays as it is", 100, false, payment.StatusNotAuthorized, []string{events.PaymentNotAuthorized}},
+		{"authorized payment is reverted", 10000, true, payment.StatusReverted, []string{paymentevents.PaymentAuthorized, paymentevents.PaymentAuthorizationReverted}},
+		{"refused payment stays as it is", 100, false, payment.StatusNotAuthorized, []string{paymentevents.PaymentNotAuthorized}},
 		{"no payment yet", 0, false, "", nil},
 	}
 	for _, tt := range tests {

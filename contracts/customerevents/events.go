@@ -1,12 +1,13 @@
-// Package events is customer-service's messaging contract: the event types it
-// publishes on outbox.event.customer and their payloads.
+// Package customerevents is customer-service's messaging contract: the event
+// types it publishes on outbox.event.customer and their payloads.
+// customer-service owns its content; consumers import it, never the service.
 //
 // The payloads are written to the outbox as BSON and reach consumers as the
-// JSON the relays produce from it (see debezium-outbox-contract.md): amounts
+// JSON the relays produce from it (see docs/outbox-contract.md): amounts
 // are Decimal128 in the outbox and JSON strings such as "100.00" on Kafka.
 // Golden files in testdata hold the exact Kafka values; producer and consumer
 // tests both read them.
-package events
+package customerevents
 
 import "github.com/sagaoutbox/platform/commonlib/money"
 

@@ -1,12 +1,13 @@
-// Package events is payment-service's messaging contract: the event types it
-// publishes on outbox.event.payment and their payloads.
+// Package paymentevents is payment-service's messaging contract: the event
+// types it publishes on outbox.event.payment and their payloads.
+// payment-service owns its content; consumers import it, never the service.
 //
 // Payloads are written to the outbox as BSON and reach consumers as the JSON
-// the relays produce from it (see debezium-outbox-contract.md): amounts are
+// the relays produce from it (see docs/outbox-contract.md): amounts are
 // Decimal128 in the outbox and JSON strings such as "2.00" on Kafka, dates
 // are epoch milliseconds. Golden files in testdata hold the exact Kafka
 // values; producer and consumer tests both read them.
-package events
+package paymentevents
 
 import "github.com/sagaoutbox/platform/commonlib/money"
 

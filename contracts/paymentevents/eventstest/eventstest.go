@@ -1,14 +1,14 @@
 // Package eventstest holds the golden Kafka values of payment-service's
 // events: exactly what a relay publishes for the Samples below. The producer's
-// test (payment/events) renders the samples through the relay and compares;
-// consumers' tests decode the same files.
+// test (contracts/paymentevents) renders the samples through the relay and
+// compares; consumers' tests decode the same files.
 package eventstest
 
 import (
 	"embed"
 
 	"github.com/sagaoutbox/platform/commonlib/money"
-	"github.com/sagaoutbox/platform/payment/events"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 )
 
 //go:embed testdata/*.json
@@ -26,12 +26,12 @@ func Golden(eventType string) []byte {
 // CustomerID is the customer every sample is about.
 const CustomerID = "5d2b5c1e-8b1f-4c55-a0b4-3f0d1a7e9c21"
 
-func payment(authorized bool) events.Payment {
-	return events.Payment{
+func payment(authorized bool) paymentevents.Payment {
+	return paymentevents.Payment{
 		ID:         "0e6f3a52-91d4-4b0b-9d62-7c7c1d2f4a10",
 		CustomerID: CustomerID,
-		Payer:      events.Payer{Name: "John Doe", CardNumber: "******7890"},
-		Payee:      events.Payee{Name: "SOME-COMPANY", BankAccount: "1234 5678 9101 1121", BankName: "SOME-BANK"},
+		Payer:      paymentevents.Payer{Name: "John Doe", CardNumber: "******7890"},
+		Payee:      paymentevents.Payee{Name: "SOME-COMPANY", BankAccount: "1234 5678 9101 1121", BankName: "SOME-BANK"},
 		Amount:     money.Cents(200),
 		Authorized: authorized,
 	}
@@ -39,9 +39,9 @@ func payment(authorized bool) events.Payment {
 
 // Samples are one payload of each event type.
 var Samples = map[string]any{
-	events.PaymentAuthorized:    events.Authorized{CustomerID: CustomerID, Payment: payment(true)},
-	events.PaymentNotAuthorized: events.NotAuthorized{CustomerID: CustomerID, Reason: events.ReasonNoBalanceLeft, Payment: payment(false)},
-	events.PaymentAuthorizationReverted: events.AuthorizationReverted{
+	paymentevents.PaymentAuthorized:    paymentevents.Authorized{CustomerID: CustomerID, Payment: payment(true)},
+	paymentevents.PaymentNotAuthorized: paymentevents.NotAuthorized{CustomerID: CustomerID, Reason: paymentevents.ReasonNoBalanceLeft, Payment: payment(false)},
+	paymentevents.PaymentAuthorizationReverted: paymentevents.AuthorizationReverted{
 		CustomerID: CustomerID, Reason: "REGISTRATION_DEAD_LOCK_DETECTED", Payment: payment(false),
 	},
 }
