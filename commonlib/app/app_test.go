@@ -1,12 +1,15 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
 	"github.com/sagaoutbox/platform/commonlib/relay"
+	"github.com/sagaoutbox/platform/commonlib/router"
 )
 
 func TestPurgeBefore(t *testing.T) {
@@ -101,6 +105,35 @@ func TestStaticMemberID(t *testing.T) {
 			}
 			if strings.ContainsAny(tt.other, "/ ") {
 				t.Errorf("%q holds characters Kafka refuses in group.instance.id", tt.other)
+			}
+		})
+	}
+}
+
+// TestSelectHandlers: INTERESTING_EVENTS picks among the service's handlers,
+// and naming a type it has no handler for is an error naming both.
+func TestSelectHandlers(t *testing.T) {
+	nop := func(context.Context, router.Message) error { return nil }
+	all := map[string]router.Handler{"A": nop, "B": nop}
+	tests := []struct {
+		name        string
+		interesting []string
+		want        []string
+		wantErr     string
+	}{
+		{"all", []string{"A", "B"}, []string{"A", "B"}, ""},
+		{"some", []string{"B"}, []string{"B"}, ""},
+		{"one it cannot handle", []string{"A", "C"}, nil, "INTERESTING_EVENTS names C, which this service cannot handle (it handles A, B)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := selectHandlers(all, tt.interesting)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, tt.want) || gotErr != tt.wantErr {
+				t.Errorf("selectHandlers = %q, %q; want %q, %q", keys, gotErr, tt.want, tt.wantErr)
 			}
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -87,9 +86,7 @@ func TestOutboxStatusShowsNoInternals(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			var rel atomic.Pointer[relay.Relay]
-			rel.Store(r)
-			body, err := json.Marshal(outboxStatus(ctx, Config{Relay: RelayEmbedded}, out, &rel))
+			body, err := json.Marshal(outboxStatus(ctx, RelayEmbedded, out, r))
 			if err != nil {
 				t.Fatal(err)
 			}

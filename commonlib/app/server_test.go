@@ -17,6 +17,9 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
+	"github.com/sagaoutbox/platform/commonlib/inbox"
+	"github.com/sagaoutbox/platform/commonlib/lifecycle"
+	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/commonlib/proctest"
 	"github.com/sagaoutbox/platform/commonlib/router"
 )
@@ -24,10 +27,10 @@ import (
 // slowHandler takes longer than the write timeout startService sets.
 const slowHandler = 2500 * time.Millisecond
 
-// startService runs a service with test routes through Run, configured by
-// env as a service's main would be, and returns its host:port once it
-// answers. Kafka is an address nothing listens on: the HTTP API answers
-// while the service waits for it.
+// startService runs a service with test routes, built from this package's
+// parts and configured by env as a service's main does, and returns its
+// host:port once it answers. Kafka is an address nothing listens on: the
+// HTTP API answers while the service waits for it.
 func startService(t *testing.T, env map[string]string) string {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
@@ -46,41 +49,21 @@ func startService(t *testing.T, env map[string]string) string {
 		t.Fatal(err)
 	}
 	spec := Spec{
-		Config: cfg, Database: "test-db", OutboxCollection: "test-events", BasePath: "/test-service",
+		Config: cfg, Database: "test-db", BasePath: "/test-service",
 		Group: "test-group", Consume: []string{"test-in"}, Produce: []string{"test-out"},
-		Build: func(Deps) (Parts, error) {
-			return Parts{
-				EnsureIndexes: func(context.Context) error { return nil },
-				Routes: func(g *echo.Group) {
-					g.POST("/things", func(c echo.Context) error {
-						var v map[string]any
-						if err := httpapi.DecodeJSON(c, &v); err != nil {
-							return err
-						}
-						return c.JSON(http.StatusCreated, v)
-					})
-					g.GET("/fast", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-					g.GET("/slow", func(c echo.Context) error {
-						time.Sleep(slowHandler)
-						return c.String(http.StatusOK, "late")
-					})
-				},
-				Handlers: map[string]router.Handler{"TestEvent": func(context.Context, router.Message) error { return nil }},
-			}, nil
-		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, spec, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- runTestService(ctx, spec, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("Run: %v", err)
+				t.Errorf("run: %v", err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Error("Run did not return")
+			t.Error("run did not return")
 		}
 	})
 	proctest.Eventually(t, 20*time.Second, "the service answers HTTP", func() error {
@@ -91,6 +74,58 @@ func startService(t *testing.T, env map[string]string) string {
 		return err
 	})
 	return addr
+}
+
+// runTestService wires the parts as a service's main does (without a relay),
+// with the routes of testRoutes and a handler of TestEvent.
+func runTestService(ctx context.Context, spec Spec, log *slog.Logger) error {
+	client, err := OpenStore(ctx, spec.Config, log)
+	if err != nil {
+		return err
+	}
+	defer CloseStore(client, log)
+	db := client.Database(spec.Database)
+	in, out := inbox.Open(db), outbox.Open(db, "test-events")
+	if err := in.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	producer := NewProducer(spec, log)
+	consumers, err := NewConsumers(spec, client, producer, map[string]router.Handler{
+		"TestEvent": func(context.Context, router.Message) error { return nil },
+	}, log)
+	if err != nil {
+		return err
+	}
+	sched, err := NewJobs(spec.Config, in, out, nil, log)
+	if err != nil {
+		return err
+	}
+	api := NewAPI(spec, client, out, nil, consumers, log)
+	testRoutes(api.Group)
+	if err := api.Listen(); err != nil {
+		return err
+	}
+	g := lifecycle.Group{Timeout: spec.Config.ShutdownTimeout, Log: log}
+	g.Add("producer", producer.Run, nil)
+	g.Add("jobs", sched.Run, sched.Stop)
+	g.Add("consumers", consumers.Run, nil)
+	g.Add("http", api.Run, api.Shutdown)
+	return g.Run(ctx)
+}
+
+func testRoutes(g *echo.Group) {
+	g.POST("/things", func(c echo.Context) error {
+		var v map[string]any
+		if err := httpapi.DecodeJSON(c, &v); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, v)
+	})
+	g.GET("/fast", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	g.GET("/slow", func(c echo.Context) error {
+		time.Sleep(slowHandler)
+		return c.String(http.StatusOK, "late")
+	})
 }
 
 // TestSlowClientsAreDisconnected: over real TCP, with short timeouts, a

@@ -3,10 +3,12 @@
 // A record is inserted in the same transaction as the handler's writes, keyed
 // by the event id (the _id, hence unique on both backends): a redelivered
 // event fails that insert, the transaction is abandoned and the consumer moves
-// on. Records are removed after a retention that must exceed how long an event
-// can still be redelivered (Kafka's retention, a relay's re-snapshot).
+// on. ConsumeOnce is that policy as router middleware, the one place it is
+// written. Records are removed after a retention that must exceed how long an
+// event can still be redelivered (Kafka's retention, a relay's re-snapshot).
 //
-// It does not consume from Kafka: see package router.
+// It does not consume from Kafka (package router does) and does not decide
+// what a handler's other errors mean.
 package inbox
 
 import (
@@ -25,7 +27,8 @@ import (
 // Collection is the blueprint's name for consumed-event records.
 const Collection = "consumed-events"
 
-// ErrDuplicate is returned by Record for an event already recorded.
+// ErrDuplicate is returned by Record for an event already recorded;
+// ConsumeOnce turns it into an acknowledgement.
 var ErrDuplicate = errors.New("inbox: event already consumed")
 
 // ErrNoTransaction is returned by Record outside a transaction.
@@ -71,24 +74,6 @@ func (i *Inbox) Record(ctx context.Context, eventID, eventType string) error {
 		return fmt.Errorf("inbox: record %s: %w", eventID, err)
 	}
 	return nil
-}
-
-// Transactor runs fn in a transaction (mongotx.Client does).
-type Transactor interface {
-	Transact(ctx context.Context, fn func(ctx context.Context) error) error
-}
-
-// Consume runs fn once per event id: it records the event and runs fn in one
-// transaction of tx. It returns ErrDuplicate, having run nothing, when the
-// event was consumed before, and fn's error, having written nothing, when fn
-// fails.
-func (i *Inbox) Consume(ctx context.Context, tx Transactor, eventID, eventType string, fn func(ctx context.Context) error) error {
-	return tx.Transact(ctx, func(ctx context.Context) error {
-		if err := i.Record(ctx, eventID, eventType); err != nil {
-			return err
-		}
-		return fn(ctx)
-	})
 }
 
 // Seen reports whether eventID was consumed.

@@ -13,7 +13,13 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/router"
 )
+
+// message is a delivery of event eventID.
+func message(eventID string) router.Message {
+	return router.Message{EventID: eventID, EventType: "SomethingHappened"}
+}
 
 // TestIntegrationInbox runs the inbox contract on every backend: the
 // embedded engine always, a real replica set when MONGODB_TEST_URI is set.
@@ -37,30 +43,33 @@ func TestIntegrationInbox(t *testing.T) {
 			return ok
 		}
 
-		t.Run("Consume dedups and rolls back the handler's writes", func(t *testing.T) {
+		t.Run("ConsumeOnce dedups and rolls back the handler's writes", func(t *testing.T) {
 			cl, in := open(t)
 			out := outbox.Open(cl.DB, "test-events")
 
-			consume := func(eventID string) error {
-				return in.Consume(ctx, cl, eventID, "SomethingHappened", func(ctx context.Context) error {
-					// A store method opening its own transaction joins this one.
-					return cl.Transact(ctx, func(ctx context.Context) error {
-						return out.Append(ctx, outbox.New("test", "agg-1", "Reacted", map[string]string{"to": eventID}))
-					})
+			runs := 0
+			consume := inbox.ConsumeOnce(in, cl, nil)(func(ctx context.Context, m router.Message) error {
+				runs++
+				// A store method opening its own transaction joins this one.
+				return cl.Transact(ctx, func(ctx context.Context) error {
+					return out.Append(ctx, outbox.New("test", "agg-1", "Reacted", map[string]string{"to": m.EventID}))
 				})
-			}
-			if err := consume("e1"); err != nil {
+			})
+			if err := consume(ctx, message("e1")); err != nil {
 				t.Fatalf("first delivery: %v", err)
 			}
-			if err := consume("e1"); !errors.Is(err, inbox.ErrDuplicate) {
-				t.Fatalf("second delivery: got %v, want ErrDuplicate", err)
+			if err := consume(ctx, message("e1")); err != nil {
+				t.Fatalf("second delivery: got %v, want nil (acknowledged)", err)
+			}
+			if runs != 1 {
+				t.Fatalf("the handler ran %d times for one event delivered twice, want 1", runs)
 			}
 			if n, err := out.Count(ctx); err != nil || n != 1 {
 				t.Fatalf("outbox holds %d events after a redelivery (%v), want 1", n, err)
 			}
 
 			failing := errors.New("handler failed")
-			err := in.Consume(ctx, cl, "e2", "SomethingHappened", func(context.Context) error { return failing })
+			err := inbox.ConsumeOnce(in, cl, nil)(func(context.Context, router.Message) error { return failing })(ctx, message("e2"))
 			if !errors.Is(err, failing) {
 				t.Fatalf("got %v, want the handler's error", err)
 			}
@@ -71,7 +80,7 @@ func TestIntegrationInbox(t *testing.T) {
 				t.Fatalf("outbox holds %d events after a failed handler (%v), want 1", n, err)
 			}
 			// The failed event is handled when it comes again.
-			if err := consume("e2"); err != nil {
+			if err := consume(ctx, message("e2")); err != nil {
 				t.Fatalf("redelivery of the failed event: %v", err)
 			}
 			if !seen(t, in, "e1") || !seen(t, in, "e2") {
@@ -87,25 +96,17 @@ func TestIntegrationInbox(t *testing.T) {
 			cl, in := open(t)
 			out := outbox.Open(cl.DB, "test-events")
 			const deliveries = 3
+			consume := inbox.ConsumeOnce(in, cl, nil)(func(ctx context.Context, m router.Message) error {
+				return out.Append(ctx, outbox.New("test", "agg-1", "Reacted", map[string]string{"to": m.EventID}))
+			})
 			errs := make(chan error, deliveries)
 			for range deliveries {
-				go func() {
-					errs <- in.Consume(ctx, cl, "e1", "SomethingHappened", func(ctx context.Context) error {
-						return out.Append(ctx, outbox.New("test", "agg-1", "Reacted", map[string]string{"to": "e1"}))
-					})
-				}()
+				go func() { errs <- consume(ctx, message("e1")) }()
 			}
-			handled := 0
 			for range deliveries {
-				switch err := <-errs; {
-				case err == nil:
-					handled++
-				case !errors.Is(err, inbox.ErrDuplicate):
-					t.Errorf("Consume: %v, want nil or ErrDuplicate", err)
+				if err := <-errs; err != nil {
+					t.Errorf("delivery: %v, want nil (handled or acknowledged as a duplicate)", err)
 				}
-			}
-			if handled != 1 {
-				t.Errorf("%d deliveries were handled, want 1", handled)
 			}
 			if n, err := out.Count(ctx); err != nil || n != 1 {
 				t.Errorf("outbox holds %d events (%v), want 1", n, err)
@@ -168,9 +169,10 @@ func TestIntegrationInbox(t *testing.T) {
 				t.Errorf("second Cleanup = %d, %v; want 2", n, err)
 			}
 			// Past its retention an event counts as new again.
-			err = in.Consume(ctx, cl, "old0", "X", func(context.Context) error { return nil })
-			if err != nil {
-				t.Errorf("Consume of a cleaned-up event: %v, want nil", err)
+			ran := false
+			err = inbox.ConsumeOnce(in, cl, nil)(func(context.Context, router.Message) error { ran = true; return nil })(ctx, message("old0"))
+			if err != nil || !ran {
+				t.Errorf("ConsumeOnce of a cleaned-up event: %v (handler ran: %v), want it handled", err, ran)
 			}
 			if !seen(t, in, "fresh") {
 				t.Error("Cleanup deleted a record newer than t")

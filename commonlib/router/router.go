@@ -1,5 +1,5 @@
 // Package router consumes outbox events from Kafka with a consumer group and
-// hands each record to the handler registered for its eventType header.
+// hands each record to the handler of its eventType header (Config.Handlers).
 //
 // It gives at-least-once delivery: a record's offset is marked only after its
 // handler succeeded, it was skipped as uninteresting, or it is safely on the
@@ -13,9 +13,10 @@
 // headers saying where they came from and why they failed.
 //
 // It does not deduplicate: a record can be delivered again after a crash, a
-// rebalance or a relay re-snapshot, so handlers record the event id in their
-// store transaction with package inbox. It does not decode payloads, and it
-// does not replay the dead-letter topic.
+// rebalance or a relay re-snapshot, so handlers are wrapped in
+// inbox.ConsumeOnce, which records the event id in their store transaction.
+// It decodes payloads only when asked (JSON), and it does not replay the
+// dead-letter topic.
 package router
 
 import (
@@ -108,10 +109,10 @@ type Config struct {
 	// Topics are consumed from their earliest offset when the group has
 	// no committed offset.
 	Topics []string
-	// Interesting are the event types this consumer handles, each needing
-	// a handler. Records of other types are marked consumed and logged at
-	// DEBUG.
-	Interesting []string
+	// Handlers are the handlers of the event types this consumer handles,
+	// by event type: at least one, none nil, no empty type. Records of
+	// other types are marked consumed and logged at DEBUG.
+	Handlers map[string]Handler
 	// DeadLetterTopic receives records that cannot be handled ("DLT").
 	DeadLetterTopic string
 	// MaxAttempts is how many times a record whose handler fails is
@@ -148,17 +149,12 @@ type Config struct {
 }
 
 // Router consumes Config.Topics as a member of Config.Group and dispatches
-// each record to the Handler registered for its event type.
+// each record to the Handler of its event type.
 type Router struct {
-	cfg         Config
-	producer    sarama.SyncProducer
-	log         *slog.Logger
-	sarama      *sarama.Config
-	interesting map[string]bool
-
-	mu       sync.Mutex
-	handlers map[string]Handler
-	regErrs  []error
+	cfg      Config
+	producer sarama.SyncProducer
+	log      *slog.Logger
+	sarama   *sarama.Config
 
 	running   atomic.Bool
 	ready     chan struct{}
@@ -186,19 +182,13 @@ func New(cfg Config, producer sarama.SyncProducer, log *slog.Logger) (*Router, e
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("router: sarama config: %w", err)
 	}
-	r := &Router{
-		cfg:         cfg,
-		producer:    producer,
-		log:         log.With("group", cfg.Group),
-		sarama:      sc,
-		interesting: make(map[string]bool, len(cfg.Interesting)),
-		handlers:    make(map[string]Handler),
-		ready:       make(chan struct{}),
-	}
-	for _, t := range cfg.Interesting {
-		r.interesting[t] = true
-	}
-	return r, nil
+	return &Router{
+		cfg:      cfg,
+		producer: producer,
+		log:      log.With("group", cfg.Group),
+		sarama:   sc,
+		ready:    make(chan struct{}),
+	}, nil
 }
 
 func withDefaults(cfg Config) (Config, error) {
@@ -209,16 +199,14 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, errors.New("router: no consumer group")
 	case len(cfg.Topics) == 0:
 		return cfg, errors.New("router: no topics")
-	case len(cfg.Interesting) == 0:
-		return cfg, errors.New("router: no interesting event types")
+	case len(cfg.Handlers) == 0:
+		return cfg, errors.New("router: no handlers")
 	case cfg.DeadLetterTopic == "":
 		return cfg, errors.New("router: no dead-letter topic")
 	case slices.Contains(cfg.Topics, cfg.DeadLetterTopic):
 		return cfg, fmt.Errorf("router: dead-letter topic %q is also consumed", cfg.DeadLetterTopic)
 	case slices.Contains(cfg.Topics, ""):
 		return cfg, errors.New("router: empty topic name")
-	case slices.Contains(cfg.Interesting, ""):
-		return cfg, errors.New("router: empty event type")
 	case cfg.MaxAttempts < 0:
 		return cfg, fmt.Errorf("router: max attempts %d is negative", cfg.MaxAttempts)
 	case cfg.Backoff < 0, cfg.MaxBackoff < 0, cfg.HandlerTimeout < 0, cfg.SessionTimeout < 0:
@@ -226,9 +214,17 @@ func withDefaults(cfg Config) (Config, error) {
 	case !validInstanceID(cfg.InstanceID):
 		return cfg, fmt.Errorf("router: instance id %q: want at most 249 of a-z, A-Z, 0-9, '.', '_' and '-'", cfg.InstanceID)
 	}
+	for _, t := range slices.Sorted(maps.Keys(cfg.Handlers)) {
+		switch {
+		case t == "":
+			return cfg, errors.New("router: empty event type")
+		case cfg.Handlers[t] == nil:
+			return cfg, fmt.Errorf("router: nil handler for %q", t)
+		}
+	}
 	cfg.Brokers = slices.Clone(cfg.Brokers)
 	cfg.Topics = slices.Clone(cfg.Topics)
-	cfg.Interesting = slices.Clone(cfg.Interesting)
+	cfg.Handlers = maps.Clone(cfg.Handlers)
 	if cfg.ClientID == "" {
 		cfg.ClientID = cfg.Group
 	}
@@ -285,24 +281,6 @@ func validInstanceID(id string) bool {
 	return true
 }
 
-// Handle registers h for eventType. Call it before Run. Registering a type
-// that is not in Config.Interesting, registering a type twice or a nil
-// handler makes Run fail.
-func (r *Router) Handle(eventType string, h Handler) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case !r.interesting[eventType]:
-		r.regErrs = append(r.regErrs, fmt.Errorf("handler for %q, which is not an interesting event type", eventType))
-	case h == nil:
-		r.regErrs = append(r.regErrs, fmt.Errorf("nil handler for %q", eventType))
-	case r.handlers[eventType] != nil:
-		r.regErrs = append(r.regErrs, fmt.Errorf("second handler for %q", eventType))
-	default:
-		r.handlers[eventType] = h
-	}
-}
-
 // Ready is closed once the router has joined its group for the first time
 // and is about to consume its assignment (which is empty when the group has
 // more members than partitions).
@@ -330,18 +308,13 @@ func (r *Router) noteFailure() {
 // keeps retrying with backoff, logging at WARN. When ctx ends it lets the
 // in-flight handler of each partition finish, commits the marked offsets,
 // leaves the group (a static member only closes its connections) and
-// returns nil. It returns an error only for a bad
-// handler registration or a second call.
+// returns nil. It returns an error only for a second call.
 func (r *Router) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("router: run called twice")
 	}
-	handlers, err := r.checkHandlers()
-	if err != nil {
-		return err
-	}
 	r.log.Info("router starting", "brokers", r.cfg.Brokers, "topics", r.cfg.Topics,
-		"interesting", r.cfg.Interesting, "dead_letter_topic", r.cfg.DeadLetterTopic, "client_id", r.cfg.ClientID,
+		"interesting", slices.Sorted(maps.Keys(r.cfg.Handlers)), "dead_letter_topic", r.cfg.DeadLetterTopic, "client_id", r.cfg.ClientID,
 		"max_attempts", r.cfg.MaxAttempts, "backoff", r.cfg.Backoff, "max_backoff", r.cfg.MaxBackoff,
 		"handler_timeout", r.cfg.HandlerTimeout, "session_timeout", r.cfg.SessionTimeout, "instance_id", r.cfg.InstanceID)
 
@@ -364,7 +337,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}()
 
-	h := &groupHandler{r: r, handlers: handlers}
+	h := &groupHandler{r: r}
 	for failures := 0; ctx.Err() == nil; {
 		h.setUp.Store(false)
 		err := group.Consume(ctx, r.cfg.Topics, h)
@@ -405,21 +378,6 @@ func (r *Router) ensureTopics(ctx context.Context) error {
 	return kafkaclient.EnsureTopics(ctx, r.cfg.Brokers, append(slices.Clone(r.cfg.Topics), r.cfg.DeadLetterTopic))
 }
 
-func (r *Router) checkHandlers() (map[string]Handler, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	errs := slices.Clone(r.regErrs)
-	for _, t := range r.cfg.Interesting {
-		if r.handlers[t] == nil {
-			errs = append(errs, fmt.Errorf("no handler for interesting event type %q", t))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("router: %w", errors.Join(errs...))
-	}
-	return maps.Clone(r.handlers), nil
-}
-
 // retry calls fn until it succeeds, logging failures at WARN and backing
 // off, and reports false if ctx ended first.
 func (r *Router) retry(ctx context.Context, what string, fn func() error) bool {
@@ -431,9 +389,8 @@ func (r *Router) retry(ctx context.Context, what string, fn func() error) bool {
 
 // groupHandler is the sarama side of a Router.
 type groupHandler struct {
-	r        *Router
-	handlers map[string]Handler
-	setUp    atomic.Bool
+	r     *Router
+	setUp atomic.Bool
 }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
@@ -464,7 +421,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			if ctx.Err() != nil {
 				return nil // not started: it is redelivered to the next owner
 			}
-			if h.r.process(ctx, h.handlers, msg) {
+			if h.r.process(ctx, msg) {
 				sess.MarkMessage(msg, "")
 			}
 		}
@@ -474,18 +431,18 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 // process handles msg and reports whether it may be marked consumed: false
 // only when ctx (the group session) ended before msg was handled or
 // dead-lettered, so that the partition's next owner gets it again.
-func (r *Router) process(ctx context.Context, handlers map[string]Handler, msg *sarama.ConsumerMessage) bool {
+func (r *Router) process(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 	m := toMessage(msg)
 	log := r.log.With("topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
 		"event_type", m.EventType, "event_id", m.EventID)
 	if reason := missingHeaders(m); reason != "" {
 		return r.deadLetter(ctx, log, m, reason, 0)
 	}
-	if !r.interesting[m.EventType] {
+	h, ok := r.cfg.Handlers[m.EventType]
+	if !ok {
 		log.Debug("skipping uninteresting event")
 		return true
 	}
-	h := handlers[m.EventType]
 	failures := 0
 	for attempt := 1; ; attempt++ {
 		err := r.call(ctx, log, h, m)

@@ -52,13 +52,22 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// testConfig is a Config with delays short enough for tests.
-func testConfig(brokers []string, group string) router.Config {
+// both handles event types A and B with h.
+func both(h router.Handler) map[string]router.Handler {
+	return map[string]router.Handler{"A": h, "B": h}
+}
+
+// nop handles a record by doing nothing.
+func nop(context.Context, router.Message) error { return nil }
+
+// testConfig is a Config with delays short enough for tests, handling the
+// event types of handlers.
+func testConfig(brokers []string, group string, handlers map[string]router.Handler) router.Config {
 	return router.Config{
 		Brokers:         brokers,
 		Group:           group,
 		Topics:          []string{topic},
-		Interesting:     []string{"A", "B"},
+		Handlers:        handlers,
 		DeadLetterTopic: dlt,
 		Backoff:         20 * time.Millisecond,
 		MaxBackoff:      200 * time.Millisecond,
@@ -343,12 +352,13 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 	dp.failures.Store(2) // the first two dead-letter sends fail
 
 	const group = "customerConsumerGroup1"
-	r, err := router.New(testConfig(brokers, group), dp, testLogger(t))
+	r, err := router.New(testConfig(brokers, group, map[string]router.Handler{
+		"A": rec.handler("A", nil),
+		"B": rec.handler("B", nil),
+	}), dp, testLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	r.Handle("A", rec.handler("A", nil))
-	r.Handle("B", rec.handler("B", nil))
 
 	type wantDLT struct {
 		reason   string
@@ -529,10 +539,6 @@ func TestRouterOrdersEachPartition(t *testing.T) {
 		maxParallel atomic.Int32
 		running     atomic.Int32
 	)
-	r, err := router.New(testConfig(brokers, "ordering"), nopProducer{}, testLogger(t))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
 	handle := func(_ context.Context, m router.Message) error {
 		if inFlight[m.Partition].Add(1) > 1 {
 			overlap.Store(true)
@@ -549,8 +555,10 @@ func TestRouterOrdersEachPartition(t *testing.T) {
 		inFlight[m.Partition].Add(-1)
 		return nil
 	}
-	r.Handle("A", handle)
-	r.Handle("B", handle)
+	r, err := router.New(testConfig(brokers, "ordering", both(handle)), nopProducer{}, testLogger(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
 	run(t, r)
 	waitFor(t, "every event", 20*time.Second, func() bool {
 		mu.Lock()
@@ -592,12 +600,13 @@ func TestRouterCommitsOffsets(t *testing.T) {
 	rec1 := newRecorder()
 	dp := &dltProducer{SyncProducer: p, rec: rec1, sent: make(map[string]int64)}
 	started := make(chan string, 1)
-	r1, err := router.New(testConfig(brokers, group), dp, testLogger(t))
+	r1, err := router.New(testConfig(brokers, group, map[string]router.Handler{
+		"A": rec1.handler("A", started),
+		"B": rec1.handler("B", started),
+	}), dp, testLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	r1.Handle("A", rec1.handler("A", started))
-	r1.Handle("B", rec1.handler("B", started))
 	stop1 := run(t, r1)
 
 	admin, err := sarama.NewClusterAdmin(brokers, kafkaclient.Config("test"))
@@ -679,16 +688,14 @@ func TestRouterCommitsOffsets(t *testing.T) {
 	// before them is redelivered (a partition is handled in order).
 	rec2 := newRecorder()
 	dp2 := &dltProducer{SyncProducer: p, rec: rec2, sent: make(map[string]int64)}
-	r2, err := router.New(testConfig(brokers, group), dp2, testLogger(t))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
 	ok := func(ctx context.Context, m router.Message) error {
 		rec2.add(call{handler: "ok", msg: m, seq: rec2.seq.Add(1)})
 		return nil
 	}
-	r2.Handle("A", ok)
-	r2.Handle("B", ok)
+	r2, err := router.New(testConfig(brokers, group, both(ok)), dp2, testLogger(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
 	run(t, r2)
 	produce(t, p, k0, "ok", event("A", "new0"))
 	produce(t, p, k2, "ok", event("A", "new2"))
@@ -714,18 +721,16 @@ func TestRouterRebalances(t *testing.T) {
 	var mu sync.Mutex
 	handledBy := make(map[string][]string) // event id -> routers
 	newRouter := func(name string) *router.Router {
-		r, err := router.New(testConfig(brokers, group), nopProducer{}, testLogger(t).With("router", name))
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
 		h := func(_ context.Context, m router.Message) error {
 			mu.Lock()
 			handledBy[m.EventID] = append(handledBy[m.EventID], name)
 			mu.Unlock()
 			return nil
 		}
-		r.Handle("A", h)
-		r.Handle("B", h)
+		r, err := router.New(testConfig(brokers, group, both(h)), nopProducer{}, testLogger(t).With("router", name))
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
 		return r
 	}
 	// batch produces one event per partition and waits until all are handled.
@@ -824,12 +829,10 @@ func TestRouterWithoutBroker(t *testing.T) {
 	t.Parallel()
 	t.Run("stops cleanly while the broker is down", func(t *testing.T) {
 		addr, _ := freeAddr(t)
-		r, err := router.New(testConfig([]string{addr}, "g"), nopProducer{}, testLogger(t))
+		r, err := router.New(testConfig([]string{addr}, "g", both(nop)), nopProducer{}, testLogger(t))
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
-		r.Handle("A", func(context.Context, router.Message) error { return nil })
-		r.Handle("B", func(context.Context, router.Message) error { return nil })
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -844,13 +847,11 @@ func TestRouterWithoutBroker(t *testing.T) {
 	t.Run("starts consuming once the broker appears", func(t *testing.T) {
 		addr, port := freeAddr(t)
 		handled := make(chan router.Message, 1)
-		r, err := router.New(testConfig([]string{addr}, "g"), nopProducer{}, testLogger(t))
+		h := func(_ context.Context, m router.Message) error { handled <- m; return nil }
+		r, err := router.New(testConfig([]string{addr}, "g", both(h)), nopProducer{}, testLogger(t))
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
-		h := func(_ context.Context, m router.Message) error { handled <- m; return nil }
-		r.Handle("A", h)
-		r.Handle("B", h)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx) }()
@@ -885,7 +886,7 @@ func TestRouterWithoutBroker(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	valid := testConfig([]string{"127.0.0.1:1"}, "g")
+	valid := testConfig([]string{"127.0.0.1:1"}, "g", both(nop))
 	tests := []struct {
 		name        string
 		mutate      func(*router.Config)
@@ -898,8 +899,9 @@ func TestNew(t *testing.T) {
 		{name: "no group", mutate: func(c *router.Config) { c.Group = "" }, wantErr: "no consumer group"},
 		{name: "no topics", mutate: func(c *router.Config) { c.Topics = nil }, wantErr: "no topics"},
 		{name: "empty topic", mutate: func(c *router.Config) { c.Topics = []string{topic, ""} }, wantErr: "empty topic name"},
-		{name: "no interesting types", mutate: func(c *router.Config) { c.Interesting = nil }, wantErr: "no interesting event types"},
-		{name: "empty event type", mutate: func(c *router.Config) { c.Interesting = []string{""} }, wantErr: "empty event type"},
+		{name: "no handlers", mutate: func(c *router.Config) { c.Handlers = nil }, wantErr: "no handlers"},
+		{name: "empty event type", mutate: func(c *router.Config) { c.Handlers = map[string]router.Handler{"A": nop, "": nop} }, wantErr: "empty event type"},
+		{name: "nil handler", mutate: func(c *router.Config) { c.Handlers = map[string]router.Handler{"A": nop, "B": nil} }, wantErr: `nil handler for "B"`},
 		{name: "no dead-letter topic", mutate: func(c *router.Config) { c.DeadLetterTopic = "" }, wantErr: "no dead-letter topic"},
 		{name: "dead-letter topic consumed", mutate: func(c *router.Config) { c.Topics = []string{topic, dlt} }, wantErr: "is also consumed"},
 		{name: "negative attempts", mutate: func(c *router.Config) { c.MaxAttempts = -1 }, wantErr: "negative"},
@@ -927,52 +929,6 @@ func TestNew(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("New() error = %v, want one containing %q", err, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestRunRejectsBadRegistrations(t *testing.T) {
-	nop := func(context.Context, router.Message) error { return nil }
-	tests := []struct {
-		name     string
-		register func(r *router.Router)
-		wantErr  string
-	}{
-		{name: "handler for an uninteresting type", register: func(r *router.Router) {
-			r.Handle("A", nop)
-			r.Handle("B", nop)
-			r.Handle("C", nop)
-		}, wantErr: `handler for "C", which is not an interesting event type`},
-		{name: "interesting type without handler", register: func(r *router.Router) {
-			r.Handle("A", nop)
-		}, wantErr: `no handler for interesting event type "B"`},
-		{name: "second handler", register: func(r *router.Router) {
-			r.Handle("A", nop)
-			r.Handle("A", nop)
-			r.Handle("B", nop)
-		}, wantErr: `second handler for "A"`},
-		{name: "nil handler", register: func(r *router.Router) {
-			r.Handle("A", nop)
-			r.Handle("B", nil)
-		}, wantErr: `nil handler for "B"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			addr, _ := freeAddr(t)
-			r, err := router.New(testConfig([]string{addr}, "g"), nopProducer{}, nil)
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			tt.register(r)
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-			defer cancel()
-			err = r.Run(ctx)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Run() error = %v, want one containing %q", err, tt.wantErr)
-			}
-			if ctx.Err() != nil {
-				t.Errorf("Run took until ctx ended; want it to fail at once")
 			}
 		})
 	}
@@ -1060,14 +1016,12 @@ func TestRouterSuccessorTakesOver(t *testing.T) {
 			brokers := cluster.ListenAddrs()
 			newProducer(t, brokers) // the topics
 			start := func() (*router.Router, func()) {
-				cfg := testConfig(brokers, "successor")
+				cfg := testConfig(brokers, "successor", both(nop))
 				cfg.SessionTimeout, cfg.InstanceID = session, tt.instanceID
 				r, err := router.New(cfg, nopProducer{}, testLogger(t))
 				if err != nil {
 					t.Fatalf("New: %v", err)
 				}
-				r.Handle("A", func(context.Context, router.Message) error { return nil })
-				r.Handle("B", func(context.Context, router.Message) error { return nil })
 				return r, run(t, r)
 			}
 			first, stopFirst := start()
@@ -1132,12 +1086,13 @@ func TestRouterResetsOffsetsPastTheEnd(t *testing.T) {
 	}
 
 	rec := newRecorder()
-	r, err := router.New(testConfig(brokers, group), p, testLogger(t))
+	r, err := router.New(testConfig(brokers, group, map[string]router.Handler{
+		"A": rec.handler("A", nil),
+		"B": rec.handler("B", nil),
+	}), p, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Handle("A", rec.handler("A", nil))
-	r.Handle("B", rec.handler("B", nil))
 	run(t, r)
 	waitFor(t, "the three records before the committed offset", 15*time.Second, func() bool {
 		return len(rec.get("r1")) == 1 && len(rec.get("r2")) == 1 && len(rec.get("r3")) == 1

@@ -251,8 +251,10 @@ type Event struct {
 // in one transaction.
 type Store interface {
 	Create(ctx context.Context, c Customer, events ...Event) error
-	// Update loads the customer, lets fn change it and returns fn's events;
-	// nothing is written when fn fails. ErrNotFound when id does not exist.
+	// Update loads the customer, lets fn change it and writes the change
+	// with fn's events; nothing is written when fn fails or returns no
+	// events (a change is written only with the events announcing it).
+	// ErrNotFound when id does not exist.
 	Update(ctx context.Context, id string, fn func(c *Customer) ([]Event, error)) error
 	Get(ctx context.Context, id string) (Customer, error)
 	// PendingSince lists ids of registrations pending since before t.

@@ -1,6 +1,6 @@
 // Package messaging is customer-service's side of the saga on Kafka: it
 // consumes payment-service's answers and applies them to registrations, once
-// per event (package inbox), in the same transaction as the change.
+// per event (inbox.ConsumeOnce), in the same transaction as the change.
 package messaging
 
 import (
@@ -15,7 +15,9 @@ import (
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 )
 
-// Interesting lists the event types customer-service handles by default.
+// Interesting is INTERESTING_EVENTS's default: every event type customer-service
+// handles, the keys of Routes (a test checks they agree). It is a list of
+// its own because the configuration is read before the handlers exist.
 var Interesting = []string{paymentevents.PaymentAuthorized, paymentevents.PaymentNotAuthorized}
 
 // Handlers applies payment events to the customer service.
@@ -32,40 +34,45 @@ func New(svc *customer.Service, in *inbox.Inbox, tx inbox.Transactor, log *slog.
 }
 
 // Routes returns the handler of every event type customer-service knows.
+// Each applies its event once (inbox.ConsumeOnce) and then maps the
+// outcome (outcome).
 func (h *Handlers) Routes() map[string]router.Handler {
+	once := inbox.ConsumeOnce(h.inbox, h.tx, h.log)
 	return map[string]router.Handler{
-		paymentevents.PaymentAuthorized: router.JSON(func(ctx context.Context, m router.Message, p paymentevents.Authorized) error {
-			return h.apply(ctx, m, p.CustomerID, func(ctx context.Context) error {
-				return h.svc.Approve(ctx, p.CustomerID)
-			})
-		}),
-		paymentevents.PaymentNotAuthorized: router.JSON(func(ctx context.Context, m router.Message, p paymentevents.NotAuthorized) error {
-			if p.Reason == "" {
+		paymentevents.PaymentAuthorized: h.outcome(once(router.JSON(func(ctx context.Context, m router.Message, p paymentevents.Authorized) error {
+			if p.CustomerID == "" {
+				return router.Permanent(errors.New("payload has no customerId"))
+			}
+			return h.svc.Approve(ctx, p.CustomerID)
+		}))),
+		paymentevents.PaymentNotAuthorized: h.outcome(once(router.JSON(func(ctx context.Context, m router.Message, p paymentevents.NotAuthorized) error {
+			switch {
+			case p.CustomerID == "":
+				return router.Permanent(errors.New("payload has no customerId"))
+			case p.Reason == "":
 				return router.Permanent(errors.New("payload has no reason"))
 			}
-			return h.apply(ctx, m, p.CustomerID, func(ctx context.Context) error {
-				return h.svc.Reject(ctx, p.CustomerID, p.Reason)
-			})
-		}),
+			return h.svc.Reject(ctx, p.CustomerID, p.Reason)
+		}))),
 	}
 }
 
-func (h *Handlers) apply(ctx context.Context, m router.Message, customerID string, fn func(context.Context) error) error {
-	if customerID == "" {
-		return router.Permanent(errors.New("payload has no customerId"))
-	}
-	err := h.inbox.Consume(ctx, h.tx, m.EventID, m.EventType, fn)
-	switch {
-	case errors.Is(err, inbox.ErrDuplicate):
-		h.log.Info("event already consumed, skipped", "eventId", m.EventID, "eventType", m.EventType)
-		return nil
-	case errors.Is(err, customer.ErrRegistrationEnded):
-		h.log.Info("registration already ended, event ignored", "eventId", m.EventID, "eventType", m.EventType, "customerId", customerID)
-		return nil
-	case errors.Is(err, customer.ErrNotFound):
-		return router.Permanent(err)
-	case err != nil:
+// outcome maps what applying an event returned, outside its transaction so
+// that an event acknowledged without effect writes nothing: an answer for a
+// registration that already ended is ignored, one for an unknown customer
+// is dead-lettered, any other failure is retried.
+func (h *Handlers) outcome(next router.Handler) router.Handler {
+	return func(ctx context.Context, m router.Message) error {
+		err := next(ctx, m)
+		switch {
+		case err == nil, router.IsPermanent(err):
+			return err
+		case errors.Is(err, customer.ErrRegistrationEnded):
+			h.log.Info("registration already ended, event ignored", "eventId", m.EventID, "eventType", m.EventType)
+			return nil
+		case errors.Is(err, customer.ErrNotFound):
+			return router.Permanent(err)
+		}
 		return fmt.Errorf("%s %s: %w", m.EventType, m.EventID, err)
 	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
@@ -17,7 +19,7 @@ import (
 )
 
 // setup registers the customer the payment golden files are about.
-func setup(t *testing.T) (map[string]router.Handler, *customer.Service) {
+func setup(t *testing.T) (map[string]router.Handler, *customer.Service, *inbox.Inbox) {
 	t.Helper()
 	ctx := context.Background()
 	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
@@ -37,7 +39,8 @@ func setup(t *testing.T) (map[string]router.Handler, *customer.Service) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return messaging.New(svc, inbox.Open(db), client, log).Routes(), svc
+	in := inbox.Open(db)
+	return messaging.New(svc, in, client, log).Routes(), svc, in
 }
 
 func message(eventType, eventID string) router.Message {
@@ -58,11 +61,18 @@ func TestPaymentEventsFromTheGoldenFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.eventType, func(t *testing.T) {
 			ctx := context.Background()
-			handlers, svc := setup(t)
+			handlers, svc, in := setup(t)
 			h := handlers[tt.eventType]
 			for _, id := range []string{"e1", "e1", "e2"} { // e1 redelivered; e2 a late answer
 				if err := h(ctx, message(tt.eventType, id)); err != nil {
 					t.Fatalf("delivery %s: %v", id, err)
+				}
+			}
+			// The late answer is acknowledged outside its transaction,
+			// which rolled back: it left no consumed-event record.
+			for id, want := range map[string]bool{"e1": true, "e2": false} {
+				if got, err := in.Seen(ctx, id); err != nil || got != want {
+					t.Errorf("Seen(%s) = %v, %v; want %v", id, got, err, want)
 				}
 			}
 			c, err := svc.Get(ctx, eventstest.CustomerID)
@@ -76,8 +86,17 @@ func TestPaymentEventsFromTheGoldenFiles(t *testing.T) {
 	}
 }
 
+// TestRoutesHandleTheInterestingTypes: the default INTERESTING_EVENTS are
+// exactly the types Routes handles.
+func TestRoutesHandleTheInterestingTypes(t *testing.T) {
+	handlers, _, _ := setup(t)
+	if got, want := slices.Sorted(maps.Keys(handlers)), slices.Sorted(slices.Values(messaging.Interesting)); !slices.Equal(got, want) {
+		t.Errorf("Routes handles %q, Interesting lists %q", got, want)
+	}
+}
+
 func TestUnknownCustomerIsPermanent(t *testing.T) {
-	handlers, _ := setup(t)
+	handlers, _, _ := setup(t)
 	err := handlers[paymentevents.PaymentAuthorized](context.Background(), router.Message{
 		EventType: paymentevents.PaymentAuthorized, EventID: "x", Value: []byte(`{"customerId":"nobody","payment":{}}`)})
 	if !router.IsPermanent(err) {

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/sagaoutbox/platform/commonlib/aggregate"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
@@ -33,11 +34,17 @@ type Store struct {
 	client    *mongotx.Client
 	customers lungo.ICollection
 	outbox    *outbox.Outbox
+	docs      aggregate.Collection[customerDoc]
 }
 
 // New returns a Store on db.
 func New(client *mongotx.Client, db lungo.IDatabase) *Store {
-	return &Store{client: client, customers: db.Collection(Customers), outbox: outbox.Open(db, OutboxCollection)}
+	s := &Store{client: client, customers: db.Collection(Customers), outbox: outbox.Open(db, OutboxCollection)}
+	s.docs = aggregate.Collection[customerDoc]{
+		Client: client, Docs: s.customers, Outbox: s.outbox,
+		Version: func(d *customerDoc) *int64 { return &d.Version },
+	}
+	return s
 }
 
 // EnsureIndexes creates the indexes the queries need.
@@ -122,34 +129,23 @@ func (s *Store) Create(ctx context.Context, c customer.Customer, evts ...custome
 	})
 }
 
-// Update changes a customer and appends its events in one transaction. The
-// version check makes a concurrent update fail instead of being lost.
+// Update changes a customer and appends its events in one transaction, by
+// aggregate.Update's rule: written only when fn returns events. The version
+// check makes a concurrent update fail instead of being lost.
 func (s *Store) Update(ctx context.Context, id string, fn func(*customer.Customer) ([]customer.Event, error)) error {
-	return s.client.Transact(ctx, func(ctx context.Context) error {
-		var d customerDoc
-		err := s.customers.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return fmt.Errorf("%w: %s", customer.ErrNotFound, id)
-		}
-		if err != nil {
-			return fmt.Errorf("load customer %s: %w", id, err)
-		}
-		c := fromDoc(d)
+	err := s.docs.Update(ctx, "customer "+id, bson.M{"_id": id}, func(d *customerDoc) ([]outbox.Event, error) {
+		c := fromDoc(*d)
 		evts, err := fn(&c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		next := toDoc(c)
-		next.Version = d.Version + 1
-		res, err := s.customers.ReplaceOne(ctx, bson.M{"_id": id, "version": d.Version}, next)
-		if err != nil {
-			return fmt.Errorf("save customer %s: %w", id, err)
-		}
-		if res.MatchedCount != 1 {
-			return fmt.Errorf("save customer %s: changed concurrently", id)
-		}
-		return s.outbox.Append(ctx, toOutbox(id, evts)...)
+		*d = toDoc(c)
+		return toOutbox(id, evts), nil
 	})
+	if errors.Is(err, aggregate.ErrNotFound) {
+		return fmt.Errorf("%w: %s", customer.ErrNotFound, id)
+	}
+	return err
 }
 
 // Get loads a customer.

@@ -214,8 +214,48 @@ func TestIntegrationStore(t *testing.T) {
 			}
 		})
 
+		// aggregate.Update's rule, pinned here and in the payment store's
+		// test of the same name: fn's events decide whether anything is
+		// written. Without events nothing is, not even a change fn made, and
+		// the version stays; with events the change is written, the
+		// version moves by one and the events are appended.
+		t.Run("the update-with-events rule", func(t *testing.T) {
+			tests := []struct {
+				name        string
+				events      []customer.Event
+				wantName    string
+				wantVersion int64
+				wantOutbox  int
+			}{
+				{"no events: nothing written", nil, "John", 0, 1},
+				{"events: change, version and events written", []customer.Event{{Type: "Renamed", Payload: bson.M{}}}, "Jim", 1, 2},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					f := open(t, b)
+					f.create(t, newCustomer("c1", t0))
+					err := f.store.Update(ctx, "c1", func(c *customer.Customer) ([]customer.Event, error) {
+						c.FirstName = "Jim"
+						return tt.events, nil
+					})
+					if err != nil {
+						t.Fatalf("Update = %v, want nil", err)
+					}
+					if got := f.get(t, "c1").FirstName; got != tt.wantName {
+						t.Errorf("first name = %s, want %s", got, tt.wantName)
+					}
+					if v := f.version(t, "c1"); v != tt.wantVersion {
+						t.Errorf("version = %d, want %d", v, tt.wantVersion)
+					}
+					if got := f.outbox(t); len(got) != tt.wantOutbox {
+						t.Errorf("outbox = %v, want %d events", got, tt.wantOutbox)
+					}
+				})
+			}
+		})
+
 		// A consumer records the event it handles and calls Update in one
-		// transaction (inbox.Consume): when that transaction fails, the
+		// transaction (inbox.ConsumeOnce): when that transaction fails, the
 		// update must go too.
 		t.Run("Update joins the caller's transaction", func(t *testing.T) {
 			f := open(t, b)

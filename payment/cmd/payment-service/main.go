@@ -13,12 +13,14 @@ import (
 	"syscall"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 
 	"github.com/sagaoutbox/platform/commonlib/app"
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
+	"github.com/sagaoutbox/platform/commonlib/inbox"
+	"github.com/sagaoutbox/platform/commonlib/lifecycle"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/debezium"
@@ -39,7 +41,12 @@ func main() {
 	}
 }
 
+// run builds the service's parts in order and runs them until ctx ends or
+// one fails; they stop in the reverse order.
 func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer) error {
+	// -------------------------------------------------------------------------
+	// Configuration
+
 	env := envconfig.New(lookup)
 	cfg := app.LoadConfig(env, name, "127.0.0.1:9991", messaging.Interesting)
 	fee := envconfig.Value(env, "AUTHORIZATION_FEE", "2", parseFee)
@@ -52,28 +59,88 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log.Info("starting", "config", cfg)
 	log.Info("payment settings", "AUTHORIZATION_FEE", fee.String(), "COMPANY_NAME", payee.Name, "COMPANY_BANK_NAME", payee.BankName)
-
 	spec := app.Spec{
-		Config:           cfg,
-		Database:         mongostore.Database,
-		OutboxCollection: mongostore.OutboxCollection,
-		BasePath:         web.BasePath,
-		Group:            "paymentConsumerGroup1",
-		Consume:          []string{customerevents.Topic},
-		Produce:          []string{paymentevents.Topic},
-		Connector:        debezium.Connector,
-		Build: func(d app.Deps) (app.Parts, error) {
-			store := mongostore.New(d.Store, d.DB)
-			svc := payment.NewService(store, fee, payee, mongotx.Now, uuid.NewString)
-			return app.Parts{
-				EnsureIndexes: store.EnsureIndexes,
-				Routes:        func(g *echo.Group) { web.Routes(g, svc) },
-				Handlers:      messaging.New(svc, d.Inbox, d.Store, d.Log).Routes(),
-			}, nil
-		},
+		Config:    cfg,
+		Database:  mongostore.Database,
+		BasePath:  web.BasePath,
+		Group:     "paymentConsumerGroup1",
+		Consume:   []string{customerevents.Topic},
+		Produce:   []string{paymentevents.Topic},
+		Connector: debezium.Connector,
 	}
-	return app.Run(ctx, spec, log)
+
+	// -------------------------------------------------------------------------
+	// Store: payments, their outbox and the consumed-events inbox
+
+	client, err := app.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.CloseStore(client, log)
+	db := client.Database(spec.Database)
+	in, out := inbox.Open(db), outbox.Open(db, mongostore.OutboxCollection)
+	store := mongostore.New(client, db)
+	if err := in.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	if err := store.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+
+	// -------------------------------------------------------------------------
+	// Core
+
+	svc := payment.NewService(store, fee, payee, mongotx.Now, uuid.NewString)
+
+	// -------------------------------------------------------------------------
+	// Kafka: the producer, connected once the broker answers; the relay and
+	// the consumers wait for it
+
+	producer := app.NewProducer(spec, log)
+	var rel *app.Relay // none with OUTBOX_RELAY=off: Debezium relays the outbox
+	if cfg.Relay == app.RelayEmbedded {
+		if rel, err = app.NewRelay(spec, client, producer, log); err != nil {
+			return err
+		}
+	}
+	consumers, err := app.NewConsumers(spec, client, producer, messaging.New(svc, in, client, log).Routes(), log)
+	if err != nil {
+		return err
+	}
+
+	// -------------------------------------------------------------------------
+	// Jobs: the retention cleanups
+
+	sched, err := app.NewJobs(cfg, in, out, rel, log)
+	if err != nil {
+		return err
+	}
+
+	// -------------------------------------------------------------------------
+	// HTTP: the payment API, /health and /outbox; it answers while Kafka is
+	// still awaited
+
+	api := app.NewAPI(spec, client, out, rel, consumers, log)
+	web.Routes(api.Group, svc)
+	if err := api.Listen(); err != nil {
+		return err
+	}
+
+	// -------------------------------------------------------------------------
+	// Run until a signal or the first failure, then stop in reverse: HTTP,
+	// consumers, jobs, relay, producer; the store closes last (deferred)
+
+	g := lifecycle.Group{Timeout: cfg.ShutdownTimeout, Log: log}
+	g.Add("producer", producer.Run, nil)
+	if rel != nil {
+		g.Add("relay", rel.Run, nil)
+	}
+	g.Add("jobs", sched.Run, sched.Stop)
+	g.Add("consumers", consumers.Run, nil)
+	g.Add("http", api.Run, api.Shutdown)
+	return g.Run(ctx)
 }
 
 func parseFee(s string) (money.Cents, error) {

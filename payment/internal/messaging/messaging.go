@@ -1,6 +1,6 @@
 // Package messaging is payment-service's side of the saga on Kafka: it
 // consumes customer-service's events, decides the registration fee and runs
-// the dead-lock cleanup, once per event (package inbox), in the same
+// the dead-lock cleanup, once per event (inbox.ConsumeOnce), in the same
 // transaction as the change.
 package messaging
 
@@ -16,7 +16,9 @@ import (
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
 
-// Interesting lists the event types payment-service handles by default.
+// Interesting is INTERESTING_EVENTS's default: every event type payment-service
+// handles, the keys of Routes (a test checks they agree). It is a list of
+// its own because the configuration is read before the handlers exist.
 var Interesting = []string{customerevents.CustomerPendingRegistration, customerevents.CustomerRegistrationDeadLock}
 
 // Handlers applies customer events to the payment service.
@@ -33,53 +35,53 @@ func New(svc *payment.Service, in *inbox.Inbox, tx inbox.Transactor, log *slog.L
 }
 
 // Routes returns the handler of every event type payment-service knows.
+// Each applies its event once (inbox.ConsumeOnce) and then maps the
+// outcome (outcome).
 func (h *Handlers) Routes() map[string]router.Handler {
+	once := inbox.ConsumeOnce(h.inbox, h.tx, h.log)
 	return map[string]router.Handler{
-		customerevents.CustomerPendingRegistration: router.JSON(func(ctx context.Context, m router.Message, p customerevents.PendingRegistration) error {
+		customerevents.CustomerPendingRegistration: h.outcome(once(router.JSON(func(ctx context.Context, m router.Message, p customerevents.PendingRegistration) error {
 			c := p.Customer
 			if c.ID == "" {
 				return router.Permanent(errors.New("payload has no customer.id"))
 			}
-			reg := payment.Registration{
+			decided, err := h.svc.Authorize(ctx, payment.Registration{
 				CustomerID: c.ID,
 				Name:       c.FirstName + " " + c.LastName,
 				CardNumber: c.Card.Number,
 				Balance:    c.Card.Balance,
-			}
-			return h.apply(ctx, m, func(ctx context.Context) error {
-				p, err := h.svc.Authorize(ctx, reg)
-				if err == nil {
-					h.log.Info("registration payment decided", "customerId", c.ID, "status", p.Status, "reason", p.Reason)
-				}
-				return err
 			})
-		}),
-		customerevents.CustomerRegistrationDeadLock: router.JSON(func(ctx context.Context, m router.Message, p customerevents.RegistrationDeadLock) error {
+			if err == nil {
+				h.log.Info("registration payment decided", "customerId", c.ID, "status", decided.Status, "reason", decided.Reason)
+			}
+			return err
+		}))),
+		customerevents.CustomerRegistrationDeadLock: h.outcome(once(router.JSON(func(ctx context.Context, m router.Message, p customerevents.RegistrationDeadLock) error {
 			if p.CustomerID == "" {
 				return router.Permanent(errors.New("payload has no customerId"))
 			}
-			return h.apply(ctx, m, func(ctx context.Context) error {
-				reverted, err := h.svc.Revert(ctx, p.CustomerID, customerevents.ReasonRegistrationDeadLock)
-				if err == nil {
-					h.log.Info("dead-locked registration cleaned up", "customerId", p.CustomerID, "reverted", reverted)
-				}
-				return err
-			})
-		}),
+			reverted, err := h.svc.Revert(ctx, p.CustomerID, customerevents.ReasonRegistrationDeadLock)
+			if err == nil {
+				h.log.Info("dead-locked registration cleaned up", "customerId", p.CustomerID, "reverted", reverted)
+			}
+			return err
+		}))),
 	}
 }
 
-func (h *Handlers) apply(ctx context.Context, m router.Message, fn func(context.Context) error) error {
-	err := h.inbox.Consume(ctx, h.tx, m.EventID, m.EventType, fn)
-	switch {
-	case errors.Is(err, inbox.ErrDuplicate):
-		h.log.Info("event already consumed, skipped", "eventId", m.EventID, "eventType", m.EventType)
-		return nil
-	case errors.Is(err, payment.ErrAlreadyDecided):
-		h.log.Info("registration payment already decided, event ignored", "eventId", m.EventID, "eventType", m.EventType)
-		return nil
-	case err != nil:
+// outcome maps what applying an event returned, outside its transaction so
+// that an event acknowledged without effect writes nothing: a registration
+// whose payment was decided before is ignored, any other failure is retried.
+func (h *Handlers) outcome(next router.Handler) router.Handler {
+	return func(ctx context.Context, m router.Message) error {
+		err := next(ctx, m)
+		switch {
+		case err == nil, router.IsPermanent(err):
+			return err
+		case errors.Is(err, payment.ErrAlreadyDecided):
+			h.log.Info("registration payment already decided, event ignored", "eventId", m.EventID, "eventType", m.EventType)
+			return nil
+		}
 		return fmt.Errorf("%s %s: %w", m.EventType, m.EventID, err)
 	}
-	return nil
 }

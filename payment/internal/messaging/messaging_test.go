@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 	"github.com/sagaoutbox/platform/payment/internal/payment"
 )
 
-func setup(t *testing.T) (map[string]router.Handler, *payment.Service) {
+func setup(t *testing.T) (map[string]router.Handler, *payment.Service, *inbox.Inbox) {
 	t.Helper()
 	ctx := context.Background()
 	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
@@ -34,7 +36,8 @@ func setup(t *testing.T) (map[string]router.Handler, *payment.Service) {
 	}
 	svc := payment.NewService(store, 200, payment.Payee{Name: "SOME-COMPANY"}, mongotx.Now, uuid.NewString)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return messaging.New(svc, inbox.Open(db), client, log).Routes(), svc
+	in := inbox.Open(db)
+	return messaging.New(svc, in, client, log).Routes(), svc, in
 }
 
 func message(eventType, eventID string) router.Message {
@@ -45,7 +48,7 @@ func message(eventType, eventID string) router.Message {
 // values to payment-service's handlers.
 func TestCustomerEventsFromTheGoldenFiles(t *testing.T) {
 	ctx := context.Background()
-	handlers, svc := setup(t)
+	handlers, svc, in := setup(t)
 	pending := handlers[customerevents.CustomerPendingRegistration]
 	if err := pending(ctx, message(customerevents.CustomerPendingRegistration, "e1")); err != nil {
 		t.Fatalf("pending registration: %v", err)
@@ -69,6 +72,13 @@ func TestCustomerEventsFromTheGoldenFiles(t *testing.T) {
 	if ps, _ := svc.ForCustomer(ctx, eventstest.CustomerID); len(ps) != 1 {
 		t.Fatalf("%d payments after redeliveries, want 1", len(ps))
 	}
+	// e2, already decided, is acknowledged outside its transaction, which
+	// rolled back: it left no consumed-event record.
+	for id, want := range map[string]bool{"e1": true, "e2": false} {
+		if got, err := in.Seen(ctx, id); err != nil || got != want {
+			t.Errorf("Seen(%s) = %v, %v; want %v", id, got, err, want)
+		}
+	}
 
 	deadLock := handlers[customerevents.CustomerRegistrationDeadLock]
 	if err := deadLock(ctx, message(customerevents.CustomerRegistrationDeadLock, "e3")); err != nil {
@@ -79,8 +89,17 @@ func TestCustomerEventsFromTheGoldenFiles(t *testing.T) {
 	}
 }
 
+// TestRoutesHandleTheInterestingTypes: the default INTERESTING_EVENTS are
+// exactly the types Routes handles.
+func TestRoutesHandleTheInterestingTypes(t *testing.T) {
+	handlers, _, _ := setup(t)
+	if got, want := slices.Sorted(maps.Keys(handlers)), slices.Sorted(slices.Values(messaging.Interesting)); !slices.Equal(got, want) {
+		t.Errorf("Routes handles %q, Interesting lists %q", got, want)
+	}
+}
+
 func TestUndecodableEventsArePermanent(t *testing.T) {
-	handlers, _ := setup(t)
+	handlers, _, _ := setup(t)
 	for eventType, value := range map[string]string{
 		customerevents.CustomerPendingRegistration:  `{"customer":{"id":""}}`,
 		customerevents.CustomerRegistrationDeadLock: `[1,2]`,

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/sagaoutbox/platform/commonlib/aggregate"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
@@ -33,11 +34,17 @@ type Store struct {
 	client   *mongotx.Client
 	payments lungo.ICollection
 	outbox   *outbox.Outbox
+	docs     aggregate.Collection[paymentDoc]
 }
 
 // New returns a Store on db.
 func New(client *mongotx.Client, db lungo.IDatabase) *Store {
-	return &Store{client: client, payments: db.Collection(Payments), outbox: outbox.Open(db, OutboxCollection)}
+	s := &Store{client: client, payments: db.Collection(Payments), outbox: outbox.Open(db, OutboxCollection)}
+	s.docs = aggregate.Collection[paymentDoc]{
+		Client: client, Docs: s.payments, Outbox: s.outbox,
+		Version: func(d *paymentDoc) *int64 { return &d.Version },
+	}
+	return s
 }
 
 // EnsureIndexes creates the indexes; one payment per customer registration
@@ -130,33 +137,22 @@ func (s *Store) Create(ctx context.Context, p payment.Payment, evts ...payment.E
 }
 
 // UpdateForCustomer changes the customer's payment and appends its events in
-// one transaction; the version check turns a concurrent update into an error.
+// one transaction, by aggregate.Update's rule: written only when fn returns
+// events. The version check turns a concurrent update into an error.
 func (s *Store) UpdateForCustomer(ctx context.Context, customerID string, fn func(*payment.Payment) ([]payment.Event, error)) error {
-	return s.client.Transact(ctx, func(ctx context.Context) error {
-		var d paymentDoc
-		err := s.payments.FindOne(ctx, bson.M{"customerId": customerID}).Decode(&d)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return fmt.Errorf("%w: customer %s", payment.ErrNotFound, customerID)
-		}
-		if err != nil {
-			return fmt.Errorf("load payment of customer %s: %w", customerID, err)
-		}
-		p := fromDoc(d)
+	err := s.docs.Update(ctx, "payment of customer "+customerID, bson.M{"customerId": customerID}, func(d *paymentDoc) ([]outbox.Event, error) {
+		p := fromDoc(*d)
 		evts, err := fn(&p)
-		if err != nil || len(evts) == 0 {
-			return err
-		}
-		next := toDoc(p)
-		next.Version = d.Version + 1
-		res, err := s.payments.ReplaceOne(ctx, bson.M{"_id": d.ID, "version": d.Version}, next)
 		if err != nil {
-			return fmt.Errorf("save payment %s: %w", d.ID, err)
+			return nil, err
 		}
-		if res.MatchedCount != 1 {
-			return fmt.Errorf("save payment %s: changed concurrently", d.ID)
-		}
-		return s.outbox.Append(ctx, toOutbox(d.ID, evts)...)
+		*d = toDoc(p)
+		return toOutbox(d.ID, evts), nil
 	})
+	if errors.Is(err, aggregate.ErrNotFound) {
+		return fmt.Errorf("%w: customer %s", payment.ErrNotFound, customerID)
+	}
+	return err
 }
 
 // ForCustomer lists a customer's payments, oldest first.

@@ -221,22 +221,15 @@ func TestIntegrationStore(t *testing.T) {
 			}
 		})
 
-		t.Run("UpdateForCustomer writes nothing when fn returns no events or fails", func(t *testing.T) {
+		t.Run("UpdateForCustomer writes nothing when fn fails", func(t *testing.T) {
 			f := open(t, b)
 			p := newPayment("p1", "c1")
 			f.create(t, p)
-			noEvents := func(p *payment.Payment) ([]payment.Event, error) {
-				p.Reason = "changed but not reported"
-				return nil, nil
-			}
-			fails := func(p *payment.Payment) ([]payment.Event, error) {
+			err := f.store.UpdateForCustomer(ctx, "c1", func(p *payment.Payment) ([]payment.Event, error) {
 				p.Status = payment.StatusReverted
 				return []payment.Event{{Type: "Never", Payload: bson.M{}}}, errBoom
-			}
-			if err := f.store.UpdateForCustomer(ctx, "c1", noEvents); err != nil {
-				t.Errorf("UpdateForCustomer without events = %v, want nil", err)
-			}
-			if err := f.store.UpdateForCustomer(ctx, "c1", fails); !errors.Is(err, errBoom) {
+			})
+			if !errors.Is(err, errBoom) {
 				t.Errorf("UpdateForCustomer = %v, want fn's error", err)
 			}
 			if got := f.forCustomer(t, "c1"); len(got) != 1 || !reflect.DeepEqual(got[0], p) {
@@ -247,6 +240,46 @@ func TestIntegrationStore(t *testing.T) {
 			}
 			if got := f.outbox(t); len(got) != 1 {
 				t.Errorf("outbox = %v, want the create event only", got)
+			}
+		})
+
+		// aggregate.Update's rule, pinned here and in the customer store's
+		// test of the same name: fn's events decide whether anything is
+		// written. Without events nothing is, not even a change fn made, and
+		// the version stays; with events the change is written, the
+		// version moves by one and the events are appended.
+		t.Run("the update-with-events rule", func(t *testing.T) {
+			tests := []struct {
+				name        string
+				events      []payment.Event
+				wantReason  string
+				wantVersion int64
+				wantOutbox  int
+			}{
+				{"no events: nothing written", nil, "", 0, 1},
+				{"events: change, version and events written", []payment.Event{{Type: "Annotated", Payload: bson.M{}}}, "changed", 1, 2},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					f := open(t, b)
+					f.create(t, newPayment("p1", "c1"))
+					err := f.store.UpdateForCustomer(ctx, "c1", func(p *payment.Payment) ([]payment.Event, error) {
+						p.Reason = "changed"
+						return tt.events, nil
+					})
+					if err != nil {
+						t.Fatalf("UpdateForCustomer = %v, want nil", err)
+					}
+					if got := f.forCustomer(t, "c1"); len(got) != 1 || got[0].Reason != tt.wantReason {
+						t.Errorf("ForCustomer = %+v, want reason %q", got, tt.wantReason)
+					}
+					if v := f.version(t, "p1"); v != tt.wantVersion {
+						t.Errorf("version = %d, want %d", v, tt.wantVersion)
+					}
+					if got := f.outbox(t); len(got) != tt.wantOutbox {
+						t.Errorf("outbox = %v, want %d events", got, tt.wantOutbox)
+					}
+				})
 			}
 		})
 
@@ -261,7 +294,7 @@ func TestIntegrationStore(t *testing.T) {
 		})
 
 		// The consumer records the event and reverts in one transaction
-		// (inbox.Consume): when that fails, the revert must go too.
+		// (inbox.ConsumeOnce): when that fails, the revert must go too.
 		t.Run("UpdateForCustomer joins the caller's transaction", func(t *testing.T) {
 			f := open(t, b)
 			f.create(t, newPayment("p1", "c1"))

@@ -85,7 +85,9 @@ type Store interface {
 	// Create fails with ErrAlreadyDecided when the customer has a payment.
 	Create(ctx context.Context, p Payment, events ...Event) error
 	// UpdateForCustomer loads the customer's payment, lets fn change it and
-	// writes it with fn's events. ErrNotFound when there is none.
+	// writes it with fn's events; nothing is written when fn fails or
+	// returns no events (a change is written only with the events
+	// announcing it). ErrNotFound when there is none.
 	UpdateForCustomer(ctx context.Context, customerID string, fn func(p *Payment) ([]Event, error)) error
 	ForCustomer(ctx context.Context, customerID string) ([]Payment, error)
 }

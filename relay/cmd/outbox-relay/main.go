@@ -29,16 +29,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
-	"github.com/IBM/sarama"
-	"github.com/labstack/echo/v4"
-
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/lifecycle"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/relay/internal/autotopic"
 	"github.com/sagaoutbox/platform/relay/internal/configstore"
@@ -63,11 +62,12 @@ func main() {
 	}
 }
 
-// testRoutes is set only by test builds (build tag outboxrelay_e2e) to add
-// routes that seed the embedded store; production builds leave it nil.
-var testRoutes func(e *echo.Echo, store *mongotx.Client)
-
+// run builds the relay's parts in order and runs them until ctx ends or one
+// fails; they stop in the reverse order.
 func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer) error {
+	// -------------------------------------------------------------------------
+	// Configuration
+
 	cfg, err := loadConfig(lookup)
 	if err != nil {
 		return fmt.Errorf("%w:\n%w", errConfig, err)
@@ -77,6 +77,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	if cfg.Unauthenticated() {
 		log.Warn("CONNECT_ALLOW_UNAUTHENTICATED=true: the Kafka Connect REST API listens beyond loopback without authentication; anyone who reaches " + cfg.ConnectAddr + " can reconfigure or delete connectors")
 	}
+
+	// -------------------------------------------------------------------------
+	// Store: the relayed databases and the registrations
 
 	store, err := mongotx.Open(ctx, mongotx.Options{URI: cfg.MongoURI, Dir: cfg.StoreDir()})
 	if err != nil {
@@ -90,6 +93,10 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	if store.Embedded() {
 		log.Warn("MONGODB_URI is unset: embedded store in " + cfg.StoreDir() + ". Only this process can write to it, so there is no outbox to relay: it is for tests and demos of the REST API")
 	}
+
+	// -------------------------------------------------------------------------
+	// Worker: one relay per followed database; named after the REST API's
+	// address, so that address is bound first
 
 	ln, err := net.Listen("tcp", cfg.ConnectAddr)
 	if err != nil {
@@ -116,25 +123,9 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		}
 	}
 
-	// The worker runs (and answers) while Kafka is still being waited for.
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	defer stopWorker()
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- w.Run(workerCtx) }()
-
-	producerCtx, stopProducer := context.WithCancel(context.Background())
-	defer stopProducer()
-	producerCh := make(chan sarama.SyncProducer, 1)
-	go func() {
-		p, err := kafkaclient.WaitSyncProducer(producerCtx, cfg.Brokers, name, log.With("component", "kafka"))
-		if err != nil {
-			return // shutting down before the broker ever answered
-		}
-		producerCh <- p
-		w.SetProducer(autotopic.New(p, func(ctx context.Context, topics []string) error {
-			return kafkaclient.EnsureTopics(ctx, cfg.Brokers, topics)
-		}))
-	}()
+	// -------------------------------------------------------------------------
+	// HTTP: the Kafka Connect REST API; it answers while Kafka is still
+	// awaited
 
 	e := connectapi.New(w, connectapi.Options{
 		Info:        serverInfo(),
@@ -142,41 +133,48 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		Log:         log.With("component", "http"),
 		Credentials: cfg.Credentials,
 	})
-	if testRoutes != nil {
-		testRoutes(e, store)
-	}
+	testRoutes(e, store) // none outside the end-to-end test's build
 	srv := httpapi.NewServer(e, cfg.HTTPTimeouts)
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("kafka connect REST API listening", "addr", ln.Addr().String(), "worker_id", w.ID())
 
-	select {
-	case <-ctx.Done():
-	case err := <-httpDone:
-		log.Error("http server stopped", "err", err)
-	}
-	log.Info("shutting down")
-	deadline, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(deadline); err != nil {
-		log.Error("http shutdown", "err", err)
-	}
-	stopProducer()
-	stopWorker() // stops the relays: each checkpoints and releases its lease
-	select {
-	case <-workerDone:
-	case <-deadline.Done():
-		log.Error("shutdown deadline passed", "waiting_for", "relays")
-	}
-	select {
-	case p := <-producerCh:
-		if err := p.Close(); err != nil {
-			log.Error("close producer", "err", err)
+	// -------------------------------------------------------------------------
+	// Run until a signal or the first failure, then stop in reverse: HTTP,
+	// the relays (each checkpoints and releases its lease), the producer;
+	// the store closes last (deferred)
+
+	g := lifecycle.Group{Timeout: cfg.ShutdownTimeout, Log: log}
+	g.Add("producer", producerFor(w, cfg.Brokers, log), nil)
+	g.Add("relays", w.Run, nil)
+	g.Add("http", func(context.Context) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server stopped: %w", err)
 		}
-	default:
+		return nil
+	}, srv.Shutdown)
+	return g.Run(ctx)
+}
+
+// producerFor runs the relays' producer: it connects once a broker answers,
+// hands the producer to w (creating missing topics as records need them)
+// and closes it when ctx ends.
+func producerFor(w *worker.Worker, brokers []string, log *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		p, err := kafkaclient.WaitSyncProducer(ctx, brokers, name, log.With("component", "kafka"))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before the broker ever answered
+			}
+			return err
+		}
+		w.SetProducer(autotopic.New(p, func(ctx context.Context, topics []string) error {
+			return kafkaclient.EnsureTopics(ctx, brokers, topics)
+		}))
+		<-ctx.Done()
+		if err := p.Close(); err != nil {
+			return fmt.Errorf("close producer: %w", err)
+		}
+		return nil
 	}
-	log.Info("stopped")
-	return nil
 }
 
 // workerID names this process like a Connect worker (host:port), plus a

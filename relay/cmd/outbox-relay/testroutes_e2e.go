@@ -21,31 +21,30 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 )
 
-func init() {
-	testRoutes = func(e *echo.Echo, store *mongotx.Client) {
-		e.POST("/_test/outbox/:database/:collection", func(c echo.Context) error {
-			var in struct {
-				AggregateType string          `json:"aggregateType"`
-				AggregateID   string          `json:"aggregateId"`
-				Type          string          `json:"type"`
-				Payload       json.RawMessage `json:"payload"`
-			}
-			if err := json.NewDecoder(c.Request().Body).Decode(&in); err != nil {
-				return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-			}
-			var payload bson.D // keeps the field order of the JSON
-			if err := bson.UnmarshalExtJSON(in.Payload, false, &payload); err != nil {
-				return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-			}
-			ev := outbox.New(in.AggregateType, in.AggregateID, in.Type, payload)
-			db := store.Database(c.Param("database"))
-			err := store.Transact(c.Request().Context(), func(ctx context.Context) error {
-				return outbox.Open(db, c.Param("collection")).Append(ctx, ev)
-			})
-			if err != nil {
-				return err
-			}
-			return c.JSON(http.StatusCreated, map[string]string{"id": ev.ID})
+// testRoutes adds the test's way into the outbox.
+func testRoutes(e *echo.Echo, store *mongotx.Client) {
+	e.POST("/_test/outbox/:database/:collection", func(c echo.Context) error {
+		var in struct {
+			AggregateType string          `json:"aggregateType"`
+			AggregateID   string          `json:"aggregateId"`
+			Type          string          `json:"type"`
+			Payload       json.RawMessage `json:"payload"`
+		}
+		if err := json.NewDecoder(c.Request().Body).Decode(&in); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		}
+		var payload bson.D // keeps the field order of the JSON
+		if err := bson.UnmarshalExtJSON(in.Payload, false, &payload); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		}
+		ev := outbox.New(in.AggregateType, in.AggregateID, in.Type, payload)
+		db := store.Database(c.Param("database"))
+		err := store.Transact(c.Request().Context(), func(ctx context.Context) error {
+			return outbox.Open(db, c.Param("collection")).Append(ctx, ev)
 		})
-	}
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, map[string]string{"id": ev.ID})
+	})
 }
