@@ -22,7 +22,9 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
@@ -182,17 +184,7 @@ func (l *load) postRetrying(t *testing.T, balance int) string {
 }
 
 func (l *load) get(id string) (customer, error) {
-	var c customer
-	resp, err := l.client.Get(l.p.customerURL("/customers/" + id))
-	if err != nil {
-		return c, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return c, fmt.Errorf("GET %s: %d %s", id, resp.StatusCode, b)
-	}
-	return c, json.NewDecoder(resp.Body).Decode(&c)
+	return getCustomer(l.client, l.p.customerURL("/customers/"+id))
 }
 
 func terminal(status string) bool {
@@ -201,20 +193,18 @@ func terminal(status string) bool {
 
 // waitTerminal polls one saga every poll until it ends.
 func (l *load) waitTerminal(t *testing.T, id string, poll time.Duration) customer {
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		c, err := l.get(id)
-		if err != nil {
+	var c customer
+	proctest.EventuallyEvery(t, 2*time.Minute, poll, "saga "+id+" to end", func() error {
+		var err error
+		if c, err = l.get(id); err != nil {
 			t.Fatal(err)
 		}
-		if terminal(c.Status) {
-			return c
+		if !terminal(c.Status) {
+			return fmt.Errorf("still %s", c.Status)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("saga %s still %s after 2 minutes", id, c.Status)
-		}
-		time.Sleep(poll)
-	}
+		return nil
+	})
+	return c
 }
 
 // balance varies the registrations: one in ten cannot pay the fee.
@@ -379,22 +369,7 @@ func (l *load) relayBacklog(t *testing.T, n int) backlogResult {
 }
 
 func partitionEnds(t *testing.T, addr, topic string) map[int32]int64 {
-	client, err := sarama.NewClient([]string{addr}, saramaConfig())
-	if err != nil {
-		t.Fatalf("kafka client: %v", err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, part := range parts {
-		if out[part], err = client.GetOffset(topic, part, sarama.OffsetNewest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+	return kafkatest.HighWaterMarks(t, []string{addr}, topic)
 }
 
 // waitKeys consumes topic from the given offsets until a record keyed by
@@ -404,7 +379,7 @@ func waitKeys(t *testing.T, addr, topic string, from map[int32]int64, ids []stri
 	for _, id := range ids {
 		want[id] = true
 	}
-	client, err := sarama.NewClient([]string{addr}, saramaConfig())
+	client, err := sarama.NewClient([]string{addr}, kafkaclient.Config("e2e-perf"))
 	if err != nil {
 		t.Fatalf("kafka client: %v", err)
 	}
@@ -481,16 +456,12 @@ func topicEnd(t *testing.T, addr, topic string) int64 {
 }
 
 func waitTopicEnd(t *testing.T, addr, topic string, want int64, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for {
-		if topicEnd(t, addr, topic) >= want {
-			return
+	proctest.EventuallyEvery(t, timeout, 20*time.Millisecond, fmt.Sprintf("%s to reach %d records", topic, want), func() error {
+		if got := topicEnd(t, addr, topic); got < want {
+			return fmt.Errorf("%d records", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not reach %d records in %v", topic, want, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func sampleValue(t *testing.T, p *platform, topic string) []byte {
@@ -551,11 +522,8 @@ func (p *platform) restartServices(t *testing.T, crash bool) [2]time.Duration {
 // documents and measures single-insert transactions for two seconds.
 func rawStoreTxPerSecond(t *testing.T, n int) float64 {
 	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close(ctx)
+	client := mongotest.Open(t).Client
+	defer client.Close(ctx) // at once, not when t ends: the report opens a store per size
 	coll := client.Database("raw").Collection("customers")
 	doc := func(i int) bson.D {
 		now := mongotx.Now()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,7 +23,9 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
@@ -311,7 +314,7 @@ func (p *platform) awaitConvergence(t *testing.T, accepted []registration) conve
 	for _, r := range accepted {
 		pending = append(pending, r.id)
 	}
-	for len(pending) > 0 {
+	proctest.EventuallyEvery(t, time.Until(deadline), 250*time.Millisecond, "every accepted registration to end", func() error {
 		var mu sync.Mutex
 		var still []string
 		forEach(len(pending), 8, func(i int) {
@@ -328,39 +331,37 @@ func (p *platform) awaitConvergence(t *testing.T, accepted []registration) conve
 			}
 		})
 		pending = still
-		if len(pending) == 0 {
-			break
+		if len(pending) > 0 {
+			return fmt.Errorf("%d of %d registrations not ended, e.g. %v", len(pending), len(accepted), pending[:min(5, len(pending))])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d registrations not ended %v after the load, e.g. %v", len(pending), len(accepted), soakConvergeTimeout, pending[:min(5, len(pending))])
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 	for _, svc := range []struct{ outbox, topic string }{
 		{p.customerURL("/outbox"), "outbox.event.customer"},
 		{p.paymentURL("/outbox"), "outbox.event.payment"},
 	} {
-		for {
+		proctest.EventuallyEvery(t, time.Until(deadline), 500*time.Millisecond, "every event of "+svc.outbox+" on "+svc.topic, func() error {
 			events, err := outboxEvents(client, svc.outbox)
-			if err == nil && topicEnd(t, p.kafkaAddr, svc.topic) >= events {
-				te := p.topicEvents(t, svc.topic)
-				if int64(len(te.ids)) >= events {
-					if te.last.After(conv.settled) {
-						conv.settled = te.last
-					}
-					break
-				}
-				err = fmt.Errorf("%d distinct events on the topic, %d in the outbox", len(te.ids), events)
+			if err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not all on %s %v after the load: %v", svc.outbox, svc.topic, soakConvergeTimeout, err)
+			if end := topicEnd(t, p.kafkaAddr, svc.topic); end < events {
+				return fmt.Errorf("%d records on the topic, %d events in the outbox", end, events)
 			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			te := p.topicEvents(t, svc.topic)
+			if int64(len(te.ids)) < events {
+				return fmt.Errorf("%d distinct events on the topic, %d in the outbox", len(te.ids), events)
+			}
+			if te.last.After(conv.settled) {
+				conv.settled = te.last
+			}
+			return nil
+		})
 	}
 	return conv
 }
 
+// getCustomer GETs a customer from customer-service.
 func getCustomer(client *http.Client, url string) (customer, error) {
 	var c customer
 	resp, err := client.Get(url)
@@ -369,7 +370,8 @@ func getCustomer(client *http.Client, url string) (customer, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return c, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+		b, _ := io.ReadAll(resp.Body)
+		return c, fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
 	return c, json.NewDecoder(resp.Body).Decode(&c)
 }
@@ -465,54 +467,23 @@ type topicEvents struct {
 func (p *platform) topicEvents(t *testing.T, topic string) topicEvents {
 	t.Helper()
 	te := topicEvents{ids: make(map[string]int)}
-	client, err := sarama.NewClient([]string{p.kafkaAddr}, saramaConfig())
-	if err != nil {
-		t.Fatalf("kafka client: %v", err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
+	recs, err := kafkatest.Records([]string{p.kafkaAddr}, topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		return te // no such topic (DLT before anything was dead-lettered)
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("read %s: %v", topic, err)
 	}
-	defer consumer.Close()
-	for _, part := range parts {
-		newest, err := client.GetOffset(topic, part, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		oldest, err := client.GetOffset(topic, part, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if newest <= oldest {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, part, oldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for off := oldest; off < newest; {
-			select {
-			case m := <-pc.Messages():
-				te.records++
-				for _, h := range m.Headers {
-					if string(h.Key) == kafkaheader.EventID {
-						te.ids[string(h.Value)]++
-					}
-				}
-				if m.Timestamp.After(te.last) {
-					te.last = m.Timestamp
-				}
-				off = m.Offset + 1
-			case <-time.After(10 * time.Second):
-				t.Fatalf("reading %s/%d: no record at offset %d", topic, part, off)
+	for _, m := range recs {
+		te.records++
+		for _, h := range m.Headers {
+			if string(h.Key) == kafkaheader.EventID {
+				te.ids[string(h.Value)]++
 			}
 		}
-		pc.Close()
+		if m.Timestamp.After(te.last) {
+			te.last = m.Timestamp
+		}
 	}
 	return te
 }
@@ -522,11 +493,8 @@ func (p *platform) topicEvents(t *testing.T, topic string) topicEvents {
 func outboxIDs(t *testing.T, dir, database, collection string) []string {
 	t.Helper()
 	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: dir})
-	if err != nil {
-		t.Fatalf("open %s: %v", dir, err)
-	}
-	defer client.Close(ctx)
+	client := mongotest.Open(t, func(o *mongotx.Options) { o.Dir = dir }).Client
+	defer client.Close(ctx) // at once, not when t ends: it holds the directory's lock
 	cur, err := client.Database(database).Collection(collection).Find(ctx, bson.D{})
 	if err != nil {
 		t.Fatal(err)

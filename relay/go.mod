@@ -8,7 +8,6 @@ require (
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/sagaoutbox/platform/commonlib v0.0.0
 	github.com/sagaoutbox/platform/debezium v0.0.0
-	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.mongodb.org/mongo-driver v1.17.4
 )
 
@@ -33,6 +32,7 @@ require (
 	github.com/shopspring/decimal v1.3.1 // indirect
 	github.com/tidwall/btree v1.7.0 // indirect
 	github.com/twmb/franz-go v1.22.2 // indirect
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect

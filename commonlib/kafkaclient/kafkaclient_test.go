@@ -15,54 +15,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
-// javaMurmur2 holds Kafka's own test vectors (clients/.../UtilsTest.testMurmur2):
-// key -> Utils.murmur2(key) as the Java client computes it.
-var javaMurmur2 = []struct {
-	key  string
-	hash int32
-}{
-	{"21", -973932308},
-	{"foobar", -790332482},
-	{"a-little-bit-long-string", -985981536},
-	{"a-little-bit-longer-string", -1486304829},
-	{"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
-	{"abc", 479470107},
-}
+// keys are Kafka's own murmur2 test vectors (clients/.../UtilsTest.testMurmur2),
+// whose partitions kafkatest.JavaPartition knows as the Java client
+// computes them.
+var keys = []string{"21", "foobar", "a-little-bit-long-string", "a-little-bit-longer-string", "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", "abc"}
 
-// javaPartition is the Java DefaultPartitioner's choice for a keyed record.
-func javaPartition(hash int32, partitions int32) int32 {
-	return (hash & 0x7fffffff) % partitions
-}
-
+// newCluster starts a broker that creates topics on first use.
 func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3)}, opts...)
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatalf("start kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.Start(t, append([]kfake.Opt{kfake.AllowAutoTopicCreation()}, opts...)...)
 }
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// freePort returns a TCP port nothing listens on (at the time of the call).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
-	}
-	return port
 }
 
 func TestParseBrokers(t *testing.T) {
@@ -131,34 +100,20 @@ func TestProducerConfig(t *testing.T) {
 		})
 	}
 	// The partitioner must pick the partition Kafka's Java client picks.
-	for _, v := range javaMurmur2 {
+	for _, key := range keys {
 		for _, n := range []int32{1, 3, 7, 12} {
-			t.Run("partition "+v.key+" of "+strconv.Itoa(int(n)), func(t *testing.T) {
+			t.Run("partition "+key+" of "+strconv.Itoa(int(n)), func(t *testing.T) {
 				p := c.Producer.Partitioner("t")
-				got, err := p.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(v.key)}, n)
+				got, err := p.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(key)}, n)
 				if err != nil {
 					t.Fatalf("Partition: %v", err)
 				}
-				if want := javaPartition(v.hash, n); got != want {
-					t.Errorf("partition of %q among %d = %d, want %d (Java)", v.key, n, got, want)
+				if want := kafkatest.JavaPartition([]byte(key), n); got != want {
+					t.Errorf("partition of %q among %d = %d, want %d (Java)", key, n, got, want)
 				}
 			})
 		}
 	}
-}
-
-func partitionCount(t *testing.T, brokers []string, topic string) int {
-	t.Helper()
-	client, err := sarama.NewClient(brokers, kafkaclient.Config("test"))
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	defer client.Close()
-	ps, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", topic, err)
-	}
-	return len(ps)
 }
 
 func TestEnsureTopics(t *testing.T) {
@@ -216,7 +171,7 @@ func TestEnsureTopics(t *testing.T) {
 				t.Fatalf("EnsureTopics error = %v, want nil", err)
 			}
 			for topic, want := range s.wantPartitions {
-				if got := partitionCount(t, brokers, topic); got != want {
+				if got := kafkatest.PartitionCount(t, brokers, topic); got != want {
 					t.Errorf("partitions of %s = %d, want %d", topic, got, want)
 				}
 			}
@@ -234,7 +189,7 @@ func TestEnsureTopics(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		start := time.Now()
-		err := kafkaclient.EnsureTopics(ctx, []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}, []string{"t"})
+		err := kafkaclient.EnsureTopics(ctx, []string{"127.0.0.1:" + strconv.Itoa(proctest.FreePort(t))}, []string{"t"})
 		if err == nil {
 			t.Fatalf("EnsureTopics error = nil, want an error")
 		}
@@ -248,7 +203,7 @@ func TestPing(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
 	broker := c.ListenAddrs()[0]
-	closed := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	closed := "127.0.0.1:" + strconv.Itoa(proctest.FreePort(t))
 	// A listener that accepts but never answers: Ping must respect the deadline.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -285,7 +240,7 @@ func TestPing(t *testing.T) {
 
 func TestWaitSyncProducer(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	brokers := []string{"127.0.0.1:" + strconv.Itoa(port)}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -327,13 +282,13 @@ func TestWaitSyncProducer(t *testing.T) {
 			t.Fatalf("EnsureTopics: %v", err)
 		}
 		// Records land where Kafka's Java producer (Debezium) would put them.
-		for _, v := range javaMurmur2 {
-			got, _, err := r.p.SendMessage(&sarama.ProducerMessage{Topic: "keyed", Key: sarama.StringEncoder(v.key), Value: sarama.StringEncoder("v")})
+		for _, key := range keys {
+			got, _, err := r.p.SendMessage(&sarama.ProducerMessage{Topic: "keyed", Key: sarama.StringEncoder(key), Value: sarama.StringEncoder("v")})
 			if err != nil {
 				t.Fatalf("SendMessage: %v", err)
 			}
-			if want := javaPartition(v.hash, 3); got != want {
-				t.Errorf("key %q went to partition %d, want %d (Java)", v.key, got, want)
+			if want := kafkatest.JavaPartition([]byte(key), kafkatest.Partitions); got != want {
+				t.Errorf("key %q went to partition %d, want %d (Java)", key, got, want)
 			}
 		}
 	})

@@ -3,8 +3,11 @@ package mongotx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 func TestGateOrdersStepsFirstAndShedsNewWork(t *testing.T) {
@@ -59,15 +62,15 @@ func TestGateWaiterGivesUp(t *testing.T) {
 
 func waitQueued(t *testing.T, g *gate, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	proctest.EventuallyEvery(t, 2*time.Second, time.Millisecond, fmt.Sprintf("%d queued", n), func() error {
 		g.mu.Lock()
 		q := g.queued()
 		g.mu.Unlock()
-		if q == n {
-			return
+		if q != n {
+			return fmt.Errorf("%d queued", q)
 		}
-	}
-	t.Fatalf("queue never reached %d", n)
+		return nil
+	})
 }
 
 func TestGateShedsNewWorkOnExpectedWait(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 )
 
 // TestDiskFullIsUnavailableNotFatal fills a small tmpfs under the embedded
@@ -29,11 +30,8 @@ func TestDiskFullIsUnavailableNotFatal(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
 	ctx := context.Background()
 	dir := filepath.Join(mnt, "store")
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
+	onTmpfs := func(o *mongotx.Options) { o.Dir = dir }
+	client := mongotest.Open(t, onTmpfs).Client
 	coll := client.Database("app").Collection("c")
 	insert := func(i int) error {
 		return client.Transact(ctx, func(ctx context.Context) error {
@@ -81,11 +79,7 @@ func TestDiskFullIsUnavailableNotFatal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	client, err = mongotx.Open(ctx, mongotx.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close(ctx)
+	client = mongotest.Open(t, onTmpfs).Client
 	n, err := client.Database("app").Collection("c").CountDocuments(ctx, bson.M{})
 	if err != nil {
 		t.Fatal(err)

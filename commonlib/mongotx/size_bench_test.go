@@ -9,7 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 )
 
 // BenchmarkInsertAtSize measures the embedded store's raw rate of
@@ -20,11 +20,7 @@ func BenchmarkInsertAtSize(b *testing.B) {
 	for _, n := range []int{0, 2_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("stored=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			client, err := mongotx.Open(ctx, mongotx.Options{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer client.Close(ctx)
+			client := mongotest.Open(b).Client
 			coll := client.Database("bench").Collection("docs")
 			for done := 0; done < n; {
 				batch := make([]any, 0, 1000)

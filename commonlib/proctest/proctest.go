@@ -1,6 +1,11 @@
-// Package proctest builds the platform's binaries and runs them as real
-// processes for end-to-end tests: start with an environment, capture output,
-// stop with SIGTERM, wait for readiness, drive them over HTTP.
+// Package proctest runs the platform's programs in tests and waits for what
+// they do: it builds the binaries and runs them as real processes for
+// end-to-end tests (start with an environment, capture output, stop with
+// SIGTERM, drive them over HTTP, raw HTTP included), runs a run function or
+// a component's Run in the background of a test (Go, with Buffer for its
+// log), and polls until a condition holds (Eventually: the polling helper of
+// every test that depends on commonlib; devkafka, a module of its own, keeps
+// its own devkafka/internal/proctest).
 //
 // It is test support only: it knows no binary's configuration and no business
 // rule, and only tests import it. Readiness (a port that accepts, a log line,
@@ -8,6 +13,10 @@
 package proctest
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -193,9 +203,20 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Eventually calls fn every 100 ms until it returns nil, and fails the test
-// with fn's last error if timeout passes first; what says what was awaited.
+// PollInterval is how often Eventually calls its function.
+const PollInterval = 100 * time.Millisecond
+
+// Eventually calls fn every PollInterval until it returns nil, and fails the
+// test with fn's last error if timeout passes first; what says what was
+// awaited. fn may itself fail the test, for a state that cannot get better.
 func Eventually(t testing.TB, timeout time.Duration, what string, fn func() error) {
+	t.Helper()
+	EventuallyEvery(t, timeout, PollInterval, what, fn)
+}
+
+// EventuallyEvery is Eventually calling fn every interval: for tests that
+// time how soon something happens, or that poll something costly.
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, what string, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -204,10 +225,55 @@ func Eventually(t testing.TB, timeout time.Duration, what string, fn func() erro
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s: %v", timeout, what, err)
+			t.Fatalf("timed out after %v waiting for: %s (last error: %v)", timeout, what, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(interval)
 	}
+}
+
+// Go runs fn in a goroutine of its own, as main runs a component: fn gets a
+// context that stop cancels. stop waits for fn to return and fails the test
+// unless fn returned nil within StopTimeout of the cancel; name says what
+// fn runs. stop may be called more than once, and is called when t ends.
+func Go(t testing.TB, name string, fn func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s returned %v after cancel, want nil", name, err)
+			}
+		case <-time.After(StopTimeout):
+			t.Errorf("%s did not return within %v of cancel", name, StopTimeout)
+		}
+	})
+	t.Cleanup(stop)
+	return stop
+}
+
+// Buffer collects what a program run in this process writes (its log), and
+// may be read while the program still writes.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // HTTP sends a request with body as JSON and returns the response's status and
@@ -229,4 +295,46 @@ func HTTP(t testing.TB, method, url, body string) (int, string) {
 		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// Dial connects to addr over TCP for a test that speaks raw HTTP (Send,
+// ReadStatus), with a read deadline patience from now; the connection is
+// closed when t ends.
+func Dial(t testing.TB, addr string, patience time.Duration) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	_ = conn.SetReadDeadline(time.Now().Add(patience))
+	return conn
+}
+
+// Send writes s, such as a raw HTTP request or part of one, to conn; it
+// fails the test if the write fails.
+func Send(t testing.TB, conn net.Conn, s string) {
+	t.Helper()
+	if _, err := io.WriteString(conn, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReadStatus reads one HTTP response from r and returns its status, or 0
+// when the server closed the connection instead (EOF or reset). It fails the
+// test when the connection's read deadline passes with the connection still
+// open: what a test of server timeouts wants to see closed.
+func ReadStatus(t testing.TB, r *bufio.Reader) int {
+	t.Helper()
+	resp, err := http.ReadResponse(r, nil)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Fatalf("the connection is still open at the client's deadline: %v", err)
+	case err != nil:
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

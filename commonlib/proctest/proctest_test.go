@@ -1,6 +1,8 @@
 package proctest_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -197,9 +199,103 @@ func TestEventually(t *testing.T) {
 			proctest.Eventually(r, 200*time.Millisecond, "never", func() error { return fmt.Errorf("still not") })
 		}()
 		<-done
-		want := []string{"timed out after 200ms waiting until never: still not"}
+		want := []string{"timed out after 200ms waiting for: never (last error: still not)"}
 		if got := r.failures(); !slices.Equal(got, want) {
 			t.Errorf("failures = %q, want %q", got, want)
+		}
+	})
+}
+
+func TestEventuallyEvery(t *testing.T) {
+	start := time.Now()
+	calls := 0
+	proctest.EventuallyEvery(t, 5*time.Second, time.Millisecond, "the fifth call", func() error {
+		if calls++; calls < 5 {
+			return fmt.Errorf("call %d", calls)
+		}
+		return nil
+	})
+	if took := time.Since(start); took >= proctest.PollInterval {
+		t.Errorf("five calls a millisecond apart took %v, want less than %v", took, proctest.PollInterval)
+	}
+}
+
+func TestGo(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func(ctx context.Context) error
+		want []string
+	}{
+		{"returns nil after cancel", func(ctx context.Context) error { <-ctx.Done(); return nil }, nil},
+		{"returns an error after cancel", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() },
+			[]string{"worker returned context canceled after cancel, want nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			started := make(chan struct{})
+			stop := proctest.Go(r, "worker", func(ctx context.Context) error { close(started); return tt.fn(ctx) })
+			<-started
+			stop()
+			stop() // a second stop does nothing
+			if got := r.failures(); !slices.Equal(got, tt.want) {
+				t.Errorf("failures = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuffer(t *testing.T) {
+	var b proctest.Buffer
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fmt.Fprint(&b, "line\n")
+			_ = b.String()
+		}()
+	}
+	wg.Wait()
+	if got, want := b.String(), strings.Repeat("line\n", 4); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestReadStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/close" {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/answer", http.StatusAccepted},
+		{"/close", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			conn := proctest.Dial(t, srv.Listener.Addr().String(), 5*time.Second)
+			proctest.Send(t, conn, "GET "+tt.path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			if got := proctest.ReadStatus(t, bufio.NewReader(conn)); got != tt.want {
+				t.Errorf("ReadStatus() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	t.Run("still open at the deadline", func(t *testing.T) {
+		conn := proctest.Dial(t, srv.Listener.Addr().String(), 100*time.Millisecond)
+		r := &recorder{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); proctest.ReadStatus(r, bufio.NewReader(conn)) }()
+		<-done
+		if got := r.failures(); len(got) != 1 || !strings.Contains(got[0], "still open") {
+			t.Errorf("failures = %q, want one saying the connection is still open", got)
 		}
 	})
 }

@@ -14,32 +14,20 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 )
 
-// Variables that point the integration test at real systems.
-const (
-	// envMongoURI is a replica set (change streams and transactions need
-	// one), e.g. mongodb://localhost:27017/?directConnection=true.
-	envMongoURI = "MONGODB_TEST_URI"
-	// envBrokers is a Kafka broker list, e.g. localhost:9093.
-	envBrokers = "KAFKA_TEST_BROKERS"
-)
+// envBrokers is a Kafka broker list, e.g. localhost:9093, that points the
+// integration test at a real Kafka. The MongoDB replica set is
+// mongotest.EnvURI's.
+const envBrokers = "KAFKA_TEST_BROKERS"
 
 // integrationTTL is the lease TTL against real systems: long enough for
 // network round trips, short enough for the takeover to be quick.
 const integrationTTL = 2 * time.Second
-
-// backend is a store the integration scenarios run on.
-type backend struct {
-	// db is the database followed: unique per run on a shared MongoDB.
-	db string
-	// open returns a client: on MongoDB a new connection pool each time,
-	// as each replica process has its own; the one embedded engine
-	// otherwise (it cannot be shared between processes).
-	open func(t *testing.T) *mongotx.Client
-}
 
 // TestIntegrationRelay runs the relay against a real Kafka
 // (KAFKA_TEST_BROKERS) and a real MongoDB replica set (MONGODB_TEST_URI):
@@ -53,54 +41,15 @@ func TestIntegrationRelay(t *testing.T) {
 	brokersEnv := os.Getenv(envBrokers)
 	if brokersEnv == "" {
 		t.Skipf("integration test: set %s (a Kafka broker list) and %s (a MongoDB replica set URI) to run it against real systems; %s alone runs it on the embedded store",
-			envBrokers, envMongoURI, envBrokers)
+			envBrokers, mongotest.EnvURI, envBrokers)
 	}
 	brokers, err := kafkaclient.ParseBrokers(brokersEnv)
 	if err != nil {
 		t.Fatalf("%s: %v", envBrokers, err)
 	}
-	t.Run("embedded", func(t *testing.T) {
-		client := openStore(t)
-		runIntegration(t, backend{db: "relay-it", open: func(*testing.T) *mongotx.Client { return client }}, brokers)
+	mongotest.Run(t, func(t *testing.T, b mongotest.Backend) {
+		runIntegration(t, b.Open(t), brokers)
 	})
-	t.Run("mongodb", func(t *testing.T) {
-		uri := os.Getenv(envMongoURI)
-		if uri == "" {
-			t.Skipf("set %s (a MongoDB replica set URI, with %s) to run the relay against a real MongoDB", envMongoURI, envBrokers)
-		}
-		runIntegration(t, mongoBackend(t, uri), brokers)
-	})
-}
-
-// mongoBackend connects to uri and returns a backend on a database unique
-// to this run, dropped at the end.
-func mongoBackend(t *testing.T, uri string) backend {
-	t.Helper()
-	db := "relay-it-" + time.Now().UTC().Format("20060102-150405") + "-" + randomHex(t, 4)
-	open := func(t *testing.T) *mongotx.Client {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		client, err := mongotx.Open(ctx, mongotx.Options{URI: uri})
-		if err != nil {
-			t.Fatalf("%s: %v", envMongoURI, err)
-		}
-		if err := client.Ping(ctx); err != nil {
-			t.Fatalf("%s: ping: %v", envMongoURI, err)
-		}
-		t.Cleanup(func() { _ = client.Close(context.Background()) })
-		return client
-	}
-	admin := open(t)
-	// Registered first, so it runs after every relay of the run stopped.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := admin.Database(db).Drop(ctx); err != nil {
-			t.Logf("drop test database %s: %v", db, err)
-		}
-	})
-	return backend{db: db, open: open}
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -112,22 +61,9 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// partitionCount reads topic's partition count from the brokers.
-func partitionCount(t *testing.T, brokers []string, topic string) int32 {
-	t.Helper()
-	client, err := sarama.NewClient(brokers, kafkaclient.Config("relay-integration-admin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	ps, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", topic, err)
-	}
-	return int32(len(ps))
-}
-
-func runIntegration(t *testing.T, b backend, brokers []string) {
+// runIntegration runs the scenarios on store's database; each relay
+// replica has a client of its own (store.Connect), as each process has.
+func runIntegration(t *testing.T, store *mongotest.Store, brokers []string) {
 	ctx := context.Background()
 	// A unique aggregateType gives this run a topic of its own.
 	aggregateType := "relayit" + randomHex(t, 4)
@@ -137,20 +73,17 @@ func runIntegration(t *testing.T, b backend, brokers []string) {
 	if err := kafkaclient.EnsureTopics(ectx, brokers, []string{topic}); err != nil {
 		t.Fatalf("create %s on %s: %v", topic, envBrokers, err)
 	}
-	parts := partitionCount(t, brokers, topic)
-	t.Logf("database %s, topic %s (%d partitions)", b.db, topic, parts)
+	parts := int32(kafkatest.PartitionCount(t, brokers, topic))
+	dbName := store.DB.Name()
+	t.Logf("database %s, topic %s (%d partitions)", dbName, topic, parts)
 
 	cfg := shippedConfig(t)
-	cfg.Databases = []string{b.db}
-	cfg.ExcludedCollections = []string{b.db + ".consumed-events"}
-	producer, err := kafkaclient.NewSyncProducer(brokers, "relay-integration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = producer.Close() })
+	cfg.Databases = []string{dbName}
+	cfg.ExcludedCollections = []string{dbName + ".consumed-events"}
+	producer := kafkatest.Producer(t, brokers)
 
-	client := b.open(t)
-	db := client.Database(b.db)
+	client := store.Client
+	db := store.DB
 	seq := 0
 	newEvents := func(n int) []outbox.Event {
 		var evs []outbox.Event
@@ -182,11 +115,11 @@ func runIntegration(t *testing.T, b backend, brokers []string) {
 	}
 	start := func(c *mongotx.Client, holder string) *running {
 		return startRelay(t, c, producer, func(o *Options) {
-			o.Config, o.Database = cfg, b.db
+			o.Config, o.Database = cfg, dbName
 			o.Holder, o.LeaseTTL, o.BatchSize = holder, integrationTTL, testBatch
 		})
 	}
-	records := func() []*sarama.ConsumerMessage { return readBackTopic(t, brokers, topic) }
+	records := func() []*sarama.ConsumerMessage { return kafkatest.ReadTopic(t, brokers, topic) }
 
 	t.Run("sweep then stream", func(t *testing.T) {
 		commitN(2) // before any relay: swept
@@ -248,7 +181,7 @@ func runIntegration(t *testing.T, b backend, brokers []string) {
 	})
 
 	t.Run("lease takeover", func(t *testing.T) {
-		rs := []*running{start(b.open(t), "replica-a"), start(b.open(t), "replica-b")}
+		rs := []*running{start(store.Connect(t), "replica-a"), start(store.Connect(t), "replica-b")}
 		lead := leader(t, rs, 10*time.Second)
 		base := len(events)
 		commitN(5)

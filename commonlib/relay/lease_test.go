@@ -12,8 +12,10 @@ import (
 	"github.com/IBM/sarama"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // The replicas in these tests are Relay instances sharing one
@@ -77,28 +79,29 @@ func watchLeaders(t *testing.T, rs []*running) *leaderWatch {
 	return w
 }
 
-// leader waits until exactly one of rs leads and returns it.
+// leader waits until exactly one of rs leads and returns it; it fails at
+// once when more than one leads. It looks every millisecond: tests time
+// takeovers with it.
 func leader(t *testing.T, rs []*running, timeout time.Duration) *running {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var lead *running
+	proctest.EventuallyEvery(t, timeout, time.Millisecond, "a replica to take the lease", func() error {
 		var leaders []*running
 		for _, r := range rs {
 			if r.Stats().Leader {
 				leaders = append(leaders, r)
 			}
 		}
-		if len(leaders) == 1 {
-			return leaders[0]
-		}
 		if len(leaders) > 1 {
 			t.Fatalf("%d replicas lead at once", len(leaders))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no replica took the lease within %v", timeout)
+		if len(leaders) == 0 {
+			return fmt.Errorf("none of %d replicas leads", len(rs))
 		}
-		time.Sleep(time.Millisecond)
-	}
+		lead = leaders[0]
+		return nil
+	})
+	return lead
 }
 
 func others(rs []*running, not *running) []*running {
@@ -141,7 +144,7 @@ func commitEvents(t *testing.T, client *mongotx.Client, first, n int) []outbox.E
 func TestLeaseOneReplicaRelays(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	rs := startReplicas(t, client, newProducer(t, addrs), 3)
+	rs := startReplicas(t, client, kafkatest.Producer(t, addrs), 3)
 	watch := watchLeaders(t, rs)
 	lead := leader(t, rs, 5*time.Second)
 	// Events committed during the first sweep may be sent by the sweep and
@@ -184,7 +187,7 @@ func TestLeaseOneReplicaRelays(t *testing.T) {
 		t.Errorf("lease document = %v, want holder %q, expiresAt and acquiredAt", doc, lead.opts.Holder)
 	}
 
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	if dups := checkRecords(t, records, events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0", dups)
 	}
@@ -197,7 +200,7 @@ func TestLeaseOneReplicaRelays(t *testing.T) {
 func TestLeaseTakeoverAfterCrash(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	rs := startReplicas(t, client, newProducer(t, addrs), 2)
+	rs := startReplicas(t, client, kafkatest.Producer(t, addrs), 2)
 	watch := watchLeaders(t, rs)
 	first := leader(t, rs, 5*time.Second)
 
@@ -230,7 +233,7 @@ func TestLeaseTakeoverAfterCrash(t *testing.T) {
 	if second == first {
 		t.Fatal("the crashed relay leads again")
 	}
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	dups := checkRecords(t, records, events)
 	if dups > testBatch {
 		t.Errorf("duplicates = %d, want at most one batch (%d)", dups, testBatch)
@@ -244,7 +247,7 @@ func TestLeaseTakeoverAfterCrash(t *testing.T) {
 func TestLeaseGracefulHandover(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	rs := startReplicas(t, client, newProducer(t, addrs), 3)
+	rs := startReplicas(t, client, kafkatest.Producer(t, addrs), 3)
 	watch := watchLeaders(t, rs)
 
 	var events []outbox.Event
@@ -281,7 +284,7 @@ func TestLeaseGracefulHandover(t *testing.T) {
 			t.Errorf("%s: leaderships = %d, want 1 (each replica led once)", r.opts.Holder, st.Leaderships)
 		}
 	}
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	if dups := checkRecords(t, records, events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0 (a stopping leader checkpoints its last batch)", dups)
 	}
@@ -293,7 +296,7 @@ func TestLeaseGracefulHandover(t *testing.T) {
 func TestLeaseLostToAnotherHolder(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	r := startReplicas(t, client, newProducer(t, addrs), 1)[0]
+	r := startReplicas(t, client, kafkatest.Producer(t, addrs), 1)[0]
 	ctx := context.Background()
 	leader(t, []*running{r}, 5*time.Second)
 	events := commitEvents(t, client, 0, 2)
@@ -330,7 +333,7 @@ func TestLeaseLostToAnotherHolder(t *testing.T) {
 	if st := r.Stats(); st.Leaderships != 2 {
 		t.Errorf("leaderships = %d, want 2", st.Leaderships)
 	}
-	if dups := checkRecords(t, readBack(t, addrs), events); dups != 0 {
+	if dups := checkRecords(t, kafkatest.ReadTopic(t, addrs, testTopic), events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0", dups)
 	}
 }
@@ -482,11 +485,11 @@ func TestLeaseExclusiveStoreRelayResumesAtOnce(t *testing.T) {
 			events := commitEvents(t, client, 0, 4)
 
 			started := time.Now()
-			r := startRelayBefore(t, client, newProducer(t, addrs), func(r *Relay) {
+			r := startRelayBefore(t, client, kafkatest.Producer(t, addrs), func(r *Relay) {
 				if tt.exclusive {
 					r.AssumeExclusiveStore()
 				}
-			})
+			}, func(o *Options) { o.Holder, o.LeaseTTL = "restarted", testTTL })
 			if !tt.wantLead {
 				time.Sleep(2 * testTTL)
 				if st := r.Stats(); st.Leader || st.Published != 0 || st.Holder != "crashed" {
@@ -503,46 +506,9 @@ func TestLeaseExclusiveStoreRelayResumesAtOnce(t *testing.T) {
 				t.Errorf("INFO lines about the takeover = %d, want 1", n)
 			}
 			r.stop()
-			if dups := checkRecords(t, readBack(t, addrs), events); dups != 0 {
+			if dups := checkRecords(t, kafkatest.ReadTopic(t, addrs, testTopic), events); dups != 0 {
 				t.Errorf("duplicates = %d, want 0", dups)
 			}
 		})
 	}
-}
-
-// startRelayBefore is startRelay with a 1s lease and a hook that sees the
-// relay between New and Run.
-func startRelayBefore(t *testing.T, client *mongotx.Client, producer sarama.SyncProducer, before func(*Relay)) *running {
-	t.Helper()
-	logs := &logRecorder{t: t}
-	r, err := New(client, Options{
-		Config:       shippedConfig(t),
-		Database:     testDB,
-		Producer:     producer,
-		Log:          slog.New(logs),
-		RetryBackoff: 10 * time.Millisecond,
-		MaxBackoff:   50 * time.Millisecond,
-		Holder:       "restarted",
-		LeaseTTL:     testTTL,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before(r)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run() = %v, want nil after cancel", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run() did not return after cancel")
-		}
-	})
-	t.Cleanup(stop)
-	return &running{Relay: r, logs: logs, stop: stop}
 }

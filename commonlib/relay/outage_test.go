@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 )
 
@@ -67,10 +68,8 @@ func (l *outageListener) setDown(down bool) {
 func startOutageCluster(t *testing.T) ([]string, *outageListener) {
 	t.Helper()
 	var ln *outageListener
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
+	c := kafkatest.Start(t,
 		kfake.SeedTopics(partitions, testTopic),
-		kfake.DefaultNumPartitions(partitions),
 		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
 			l, err := net.Listen(network, addr)
 			if err != nil {
@@ -80,10 +79,6 @@ func startOutageCluster(t *testing.T) ([]string, *outageListener) {
 			return ln, nil
 		}),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 	return c.ListenAddrs(), ln
 }
 
@@ -97,18 +92,14 @@ func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 	const backlog = 1000
 	client := openStore(t)
 	addrs, ln := startOutageCluster(t)
-	cfg := producerConfig()
 	// Fail a send at once, so the relay's backoff (not sarama's own
 	// retries) is what waits.
-	cfg.Producer.Retry.Max = 1
-	cfg.Producer.Retry.Backoff = time.Millisecond
-	cfg.Metadata.Retry.Max = 1
-	cfg.Metadata.Retry.Backoff = time.Millisecond
-	producer, err := sarama.NewSyncProducer(addrs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = producer.Close() })
+	producer := kafkatest.Producer(t, addrs, func(c *sarama.Config) {
+		c.Producer.Retry.Max = 1
+		c.Producer.Retry.BackoffFunc = func(int, int) time.Duration { return time.Millisecond }
+		c.Metadata.Retry.Max = 1
+		c.Metadata.Retry.Backoff = time.Millisecond
+	})
 
 	r := startRelay(t, client, producer, func(o *Options) {
 		o.RetryBackoff = time.Second
@@ -156,7 +147,7 @@ func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 	}
 
 	r.stop()
-	if dups := checkRecords(t, readBack(t, addrs), events); dups != 0 {
+	if dups := checkRecords(t, kafkatest.ReadTopic(t, addrs, testTopic), events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0", dups)
 	}
 }
@@ -167,7 +158,7 @@ func TestRelayResumesWhenBrokerReturns(t *testing.T) {
 func TestRelayProbeAnswersButSendsFail(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	producer := &flakyProducer{SyncProducer: newProducer(t, addrs)}
+	producer := &flakyProducer{SyncProducer: kafkatest.Producer(t, addrs)}
 	r := startRelay(t, client, producer, func(o *Options) {
 		o.RetryBackoff = 100 * time.Millisecond
 		o.MaxBackoff = 30 * time.Second
@@ -198,7 +189,7 @@ func TestRelayProbeAnswersButSendsFail(t *testing.T) {
 func TestRelayProbeWrong(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	producer := &flakyProducer{SyncProducer: newProducer(t, addrs)}
+	producer := &flakyProducer{SyncProducer: kafkatest.Producer(t, addrs)}
 	r := startRelay(t, client, producer, func(o *Options) {
 		o.RetryBackoff = 10 * time.Millisecond
 		o.MaxBackoff = 300 * time.Millisecond
@@ -262,7 +253,7 @@ func TestRelayWaitsForProducerBreaker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			client := openStore(t)
 			addrs := startCluster(t)
-			producer := &breakerProducer{SyncProducer: newProducer(t, addrs)}
+			producer := &breakerProducer{SyncProducer: kafkatest.Producer(t, addrs)}
 			r := startRelay(t, client, producer, func(o *Options) {
 				o.RetryBackoff = 10 * time.Millisecond
 				o.MaxBackoff = 5 * time.Second

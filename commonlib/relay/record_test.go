@@ -308,31 +308,37 @@ func TestRecordGolden(t *testing.T) {
 	}
 }
 
+// edited returns doc without its field drop ("": none) and with the values
+// of set for the fields set names, in doc's order: a valid outbox document
+// made invalid in one way.
+func edited(doc bson.D, drop string, set ...bson.E) bson.D {
+	out := bson.D{}
+	for _, e := range doc {
+		if e.Key == drop {
+			continue
+		}
+		for _, s := range set {
+			if s.Key == e.Key {
+				e.Value = s.Value
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // TestRecordUnroutable lists documents Debezium would fail its task on: the
 // relay must report them as *UnroutableError so they get parked.
 func TestRecordUnroutable(t *testing.T) {
 	cfg := shippedConfig(t)
 	base := func(drop string, set ...bson.E) bson.D {
-		doc := bson.D{
+		return edited(bson.D{
 			{Key: "_id", Value: "e-1"},
 			{Key: "aggregateType", Value: "customer"},
 			{Key: "aggregateId", Value: "c-1"},
 			{Key: "type", Value: "CustomerCreated"},
 			{Key: "payload", Value: bson.D{{Key: "x", Value: int32(1)}}},
-		}
-		out := bson.D{}
-		for _, e := range doc {
-			if e.Key == drop {
-				continue
-			}
-			for _, s := range set {
-				if s.Key == e.Key {
-					e.Value = s.Value
-				}
-			}
-			out = append(out, e)
-		}
-		return out
+		}, drop, set...)
 	}
 	// arrayPayload is an event whose payload has the array "xs" of elems.
 	arrayPayload := func(elems ...any) bson.D {

@@ -19,8 +19,11 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 const (
@@ -32,69 +35,21 @@ const (
 
 // --- fixtures -----------------------------------------------------------
 
-func openStore(t *testing.T) *mongotx.Client {
-	t.Helper()
-	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
-	return client
-}
+// openStore opens an embedded store for t.
+func openStore(t *testing.T) *mongotx.Client { return mongotest.Open(t).Client }
 
 // openSmallOplogStore opens an embedded store whose change history keeps
 // only maxOplog entries.
 func openSmallOplogStore(t *testing.T, maxOplog int) *mongotx.Client {
-	t.Helper()
-	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir(), HistorySize: maxOplog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
-	return client
+	return mongotest.Open(t, func(o *mongotx.Options) { o.HistorySize = maxOplog }).Client
 }
 
+// startCluster starts a broker holding testTopic. It would create any
+// other topic a client asked for; the kit's producer, like the platform's,
+// never asks, so a record for another topic fails its batch.
 func startCluster(t *testing.T) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.SeedTopics(partitions, testTopic),
-		kfake.AllowAutoTopicCreation(),
-		kfake.DefaultNumPartitions(partitions),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
-}
-
-// producerConfig is what the contract requires of the relay's producer.
-func producerConfig() *sarama.Config {
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	cfg.ClientID = "relay-test"
-	cfg.Producer.Idempotent = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.Return.Errors = true
-	cfg.Producer.Retry.Max = 1000
-	cfg.Producer.Retry.Backoff = 20 * time.Millisecond
-	cfg.Producer.Partitioner = sarama.NewMurmur2Partitioner
-	cfg.Net.MaxOpenRequests = 1
-	return cfg
-}
-
-func newProducer(t *testing.T, addrs []string) sarama.SyncProducer {
-	t.Helper()
-	p, err := sarama.NewSyncProducer(addrs, producerConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p
+	return kafkatest.Start(t, kfake.SeedTopics(partitions, testTopic), kfake.AllowAutoTopicCreation()).ListenAddrs()
 }
 
 // logRecorder keeps the relay's log lines so tests can assert on them.
@@ -148,6 +103,13 @@ type running struct {
 
 func startRelay(t *testing.T, client *mongotx.Client, producer sarama.SyncProducer, edit ...func(*Options)) *running {
 	t.Helper()
+	return startRelayBefore(t, client, producer, nil, edit...)
+}
+
+// startRelayBefore is startRelay with a hook, before, that sees the relay
+// between New and Run.
+func startRelayBefore(t *testing.T, client *mongotx.Client, producer sarama.SyncProducer, before func(*Relay), edit ...func(*Options)) *running {
+	t.Helper()
 	logs := &logRecorder{t: t}
 	opts := Options{
 		Config:       shippedConfig(t),
@@ -164,40 +126,28 @@ func startRelay(t *testing.T, client *mongotx.Client, producer sarama.SyncProduc
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run() = %v, want nil after cancel", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run() did not return after cancel")
-			}
-		})
+	if before != nil {
+		before(r)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of relay %s:\n%s", r.opts.Holder, logs.dump())
+		}
+	})
+	stop := proctest.Go(t, "Run()", r.Run)
 	return &running{Relay: r, logs: logs, stop: stop}
 }
 
+// waitFor polls cond until it holds, as often as the relay's short test
+// backoffs need; r's stats are the last error.
 func waitFor(t *testing.T, what string, cond func() bool, r *running) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			logs := ""
-			if r != nil {
-				logs = r.logs.dump()
-			}
-			t.Fatalf("timed out waiting for %s; stats %+v\nlogs:\n%s", what, statsOf(r), logs)
+	proctest.EventuallyEvery(t, 10*time.Second, 10*time.Millisecond, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("stats %+v", statsOf(r))
+	})
 }
 
 func statsOf(r *running) Stats {
@@ -239,79 +189,6 @@ func commit(t *testing.T, client *mongotx.Client, events ...outbox.Event) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// readTopic returns every record of topic, read with a sarama consumer
-// from the oldest offset to the high-water mark of each partition.
-func readTopic(t *testing.T, addrs []string, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	client, err := sarama.NewClient(addrs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.RefreshMetadata(topic); err != nil {
-		t.Fatal(err)
-	}
-	ps, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	var out []*sarama.ConsumerMessage
-	for _, p := range ps {
-		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hwm == 0 {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			select {
-			case m := <-pc.Messages():
-				out = append(out, m)
-				if m.Offset < hwm-1 {
-					continue
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("partition %d: timed out reading up to offset %d", p, hwm)
-			}
-			break
-		}
-		_ = pc.Close()
-	}
-	return out
-}
-
-func topics(t *testing.T, addrs []string) []string {
-	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	client, err := sarama.NewClient(addrs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.RefreshMetadata(); err != nil {
-		t.Fatal(err)
-	}
-	ts, err := client.Topics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(ts)
-	return ts
 }
 
 func headerMap(m *sarama.ConsumerMessage) (keys []string, values map[string]string) {
@@ -368,7 +245,7 @@ func checkRecordsOn(t *testing.T, records []*sarama.ConsumerMessage, events []ou
 		if got, want := string(m.Value), wantValue(e); got != want {
 			t.Errorf("event %s: value = %s, want %s", e.ID, got, want)
 		}
-		if want := javaPartition([]byte(e.AggregateID), parts); m.Partition != want {
+		if want := kafkatest.JavaPartition([]byte(e.AggregateID), parts); m.Partition != want {
 			t.Errorf("event %s: partition = %d, want %d (Java's murmur2)", e.ID, m.Partition, want)
 		}
 		seq := e.Payload.(bson.D)[1].Value.(int32)
@@ -383,23 +260,6 @@ func checkRecordsOn(t *testing.T, records []*sarama.ConsumerMessage, events []ou
 		}
 	}
 	return duplicates
-}
-
-// readBack orders records by partition and offset, which is per-aggregate
-// publication order.
-func readBack(t *testing.T, addrs []string) []*sarama.ConsumerMessage {
-	return readBackTopic(t, addrs, testTopic)
-}
-
-func readBackTopic(t *testing.T, addrs []string, topic string) []*sarama.ConsumerMessage {
-	records := readTopic(t, addrs, topic)
-	slices.SortFunc(records, func(a, b *sarama.ConsumerMessage) int {
-		if a.Partition != b.Partition {
-			return int(a.Partition - b.Partition)
-		}
-		return int(a.Offset - b.Offset)
-	})
-	return records
 }
 
 // --- tests --------------------------------------------------------------
@@ -420,7 +280,7 @@ func TestRelayPublishesOutbox(t *testing.T) {
 	}
 	add(newEvent("c-1", 1), newEvent("c-2", 1))
 
-	r := startRelay(t, client, newProducer(t, addrs))
+	r := startRelay(t, client, kafkatest.Producer(t, addrs))
 	waitFor(t, "the sweep", func() bool { return r.Stats().Sweeps == 1 && r.Stats().Published >= 2 }, r)
 
 	for seq := 2; seq <= 4; seq++ {
@@ -453,14 +313,14 @@ func TestRelayPublishesOutbox(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // let anything unexpected arrive too
 	r.stop()
 
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	if dups := checkRecords(t, records, events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0", dups)
 	}
 	if got, want := len(records), len(events); got != want {
 		t.Errorf("records = %d, want %d", got, want)
 	}
-	if got, want := topics(t, addrs), []string{testTopic}; !slices.Equal(got, want) {
+	if got, want := kafkatest.Topics(t, addrs), []string{testTopic}; !slices.Equal(got, want) {
 		t.Errorf("topics = %q, want %q (nothing but the outbox may be published)", got, want)
 	}
 	st := r.Stats()
@@ -483,7 +343,7 @@ func TestRelayPublishesOutbox(t *testing.T) {
 func TestRelayResumesAfterRestart(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
-	producer := newProducer(t, addrs)
+	producer := kafkatest.Producer(t, addrs)
 
 	var events []outbox.Event
 	add := func(evs ...outbox.Event) {
@@ -513,7 +373,7 @@ func TestRelayResumesAfterRestart(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	third.stop()
 
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	if dups := checkRecords(t, records, events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0 when resuming after a stored position", dups)
 	}
@@ -563,7 +423,7 @@ func TestRelayKafkaDown(t *testing.T) {
 	t.Run("producer errors", func(t *testing.T) {
 		client := openStore(t)
 		addrs := startCluster(t)
-		producer := &flakyProducer{SyncProducer: newProducer(t, addrs)}
+		producer := &flakyProducer{SyncProducer: kafkatest.Producer(t, addrs)}
 
 		r := startRelay(t, client, producer)
 		waitFor(t, "the first sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
@@ -588,7 +448,7 @@ func TestRelayKafkaDown(t *testing.T) {
 		waitFor(t, "the events after recovery", published(r, 3), r)
 		time.Sleep(100 * time.Millisecond)
 		r.stop()
-		records := readBack(t, addrs)
+		records := kafkatest.ReadTopic(t, addrs, testTopic)
 		if dups := checkRecords(t, records, events); dups != 0 {
 			t.Errorf("duplicates = %d, want 0", dups)
 		}
@@ -599,19 +459,11 @@ func TestRelayKafkaDown(t *testing.T) {
 
 	t.Run("broker drops produce requests", func(t *testing.T) {
 		client := openStore(t)
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, testTopic), kfake.DefaultNumPartitions(partitions))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
+		c := kafkatest.Start(t, kfake.SeedTopics(partitions, testTopic))
 		addrs := c.ListenAddrs()
-		cfg := producerConfig()
-		cfg.Producer.Retry.Max = 2 // surface the outage to the relay quickly
-		producer, err := sarama.NewSyncProducer(addrs, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = producer.Close() })
+		producer := kafkatest.Producer(t, addrs, func(c *sarama.Config) {
+			c.Producer.Retry.Max = 2 // surface the outage to the relay quickly
+		})
 
 		var down atomic.Bool
 		var dropped atomic.Int64
@@ -636,7 +488,7 @@ func TestRelayKafkaDown(t *testing.T) {
 		down.Store(false)
 		waitFor(t, "the events after recovery", published(r, 3), r)
 		r.stop()
-		records := readBack(t, addrs)
+		records := kafkatest.ReadTopic(t, addrs, testTopic)
 		dups := checkRecords(t, records, events)
 		t.Logf("produce requests dropped %d, relay retries %d, duplicates %d", dropped.Load(), r.Stats().KafkaRetries, dups)
 	})
@@ -649,7 +501,7 @@ func TestRelayHistoryLost(t *testing.T) {
 	t.Run("while stopped", func(t *testing.T) {
 		client := openSmallOplogStore(t, 20)
 		addrs := startCluster(t)
-		producer := newProducer(t, addrs)
+		producer := kafkatest.Producer(t, addrs)
 
 		var events []outbox.Event
 		first := startRelay(t, client, producer)
@@ -680,7 +532,7 @@ func TestRelayHistoryLost(t *testing.T) {
 		if n := second.logs.count(slog.LevelWarn, "left the change history"); n != 1 {
 			t.Errorf("WARN lines about lost history = %d, want 1", n)
 		}
-		records := readBack(t, addrs)
+		records := kafkatest.ReadTopic(t, addrs, testTopic)
 		dups := checkRecords(t, records, events)
 		if dups != 3 {
 			t.Errorf("duplicates = %d, want 3 (the events published before the stop, swept again)", dups)
@@ -690,7 +542,7 @@ func TestRelayHistoryLost(t *testing.T) {
 	t.Run("the sweep starts a commit margin before what was published", func(t *testing.T) {
 		client := openSmallOplogStore(t, 20)
 		addrs := startCluster(t)
-		producer := newProducer(t, addrs)
+		producer := kafkatest.Producer(t, addrs)
 
 		// Published before the stop: three events an hour before the last
 		// one (older than the mark by more than the margin), and the last.
@@ -721,7 +573,7 @@ func TestRelayHistoryLost(t *testing.T) {
 		if st := second.Stats(); st.HistoryLost != 1 || st.Sweeps != 1 || st.Published != 27 {
 			t.Errorf("stats = %+v, want 1 history lost, 1 sweep, 27 published (the mark's own event and the 26 new)", st)
 		}
-		if dups := checkRecords(t, readBack(t, addrs), events); dups != 1 {
+		if dups := checkRecords(t, kafkatest.ReadTopic(t, addrs, testTopic), events); dups != 1 {
 			t.Errorf("duplicates = %d, want 1 (only the event within the commit margin of the mark)", dups)
 		}
 	})
@@ -729,7 +581,7 @@ func TestRelayHistoryLost(t *testing.T) {
 	t.Run("stream falls behind while kafka is down", func(t *testing.T) {
 		client := openSmallOplogStore(t, 20)
 		addrs := startCluster(t)
-		producer := &flakyProducer{SyncProducer: newProducer(t, addrs)}
+		producer := &flakyProducer{SyncProducer: kafkatest.Producer(t, addrs)}
 
 		r := startRelay(t, client, producer)
 		waitFor(t, "the first sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
@@ -748,7 +600,7 @@ func TestRelayHistoryLost(t *testing.T) {
 		if st := r.Stats(); st.HistoryLost != 1 {
 			t.Errorf("stats = %+v, want 1 history lost", st)
 		}
-		records := readBack(t, addrs)
+		records := kafkatest.ReadTopic(t, addrs, testTopic)
 		dups := checkRecords(t, records, events)
 		t.Logf("records %d, duplicates %d", len(records), dups)
 	})
@@ -761,7 +613,7 @@ func TestRelayDropsUpdatesAndDeletes(t *testing.T) {
 	client := openStore(t)
 	addrs := startCluster(t)
 	ctx := context.Background()
-	r := startRelay(t, client, newProducer(t, addrs))
+	r := startRelay(t, client, kafkatest.Producer(t, addrs))
 
 	events := []outbox.Event{newEvent("c-1", 1), newEvent("c-2", 1)}
 	commit(t, client, events...)
@@ -786,7 +638,7 @@ func TestRelayDropsUpdatesAndDeletes(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	r.stop()
 
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	if dups := checkRecords(t, records, events); dups != 0 {
 		t.Errorf("duplicates = %d, want 0", dups)
 	}
@@ -828,32 +680,19 @@ func TestRelayParksUnroutable(t *testing.T) {
 		}
 	}
 	bad := func(id string, drop string, set ...bson.E) bson.D {
-		d := bson.D{
+		return edited(bson.D{
 			{Key: "_id", Value: id},
 			{Key: "aggregateType", Value: "customer"},
 			{Key: "aggregateId", Value: "c-9"},
 			{Key: "type", Value: "CustomerUpdated"},
 			{Key: "payload", Value: bson.D{{Key: "customerId", Value: "c-9"}}},
 			{Key: "createdAt", Value: time.Now()},
-		}
-		out := bson.D{}
-		for _, e := range d {
-			if e.Key == drop {
-				continue
-			}
-			for _, s := range set {
-				if s.Key == e.Key {
-					e.Value = s.Value
-				}
-			}
-			out = append(out, e)
-		}
-		return out
+		}, drop, set...)
 	}
 	// Already in the outbox at the first start: parked by the sweep.
 	insert(bad("before-start", "payload"))
 
-	r := startRelay(t, client, newProducer(t, addrs))
+	r := startRelay(t, client, kafkatest.Producer(t, addrs))
 	waitFor(t, "the sweep", func() bool { return r.Stats().Sweeps == 1 }, r)
 
 	wantReasons := map[string]string{
@@ -876,7 +715,7 @@ func TestRelayParksUnroutable(t *testing.T) {
 	}, r)
 	r.stop()
 
-	records := readBack(t, addrs)
+	records := kafkatest.ReadTopic(t, addrs, testTopic)
 	checkRecords(t, records, []outbox.Event{good})
 	if len(records) != 1 {
 		t.Errorf("records = %d, want 1", len(records))

@@ -1,6 +1,8 @@
-// Package mongotest opens a store for tests: the embedded engine in a temp
-// dir, and, when MONGODB_TEST_URI is set, a real MongoDB replica set with a
-// unique database per test that is dropped afterwards.
+// Package mongotest opens the stores of tests, closed when the test ends:
+// the embedded engine (Open: in a temporary directory unless the test names
+// one, with any other mongotx.Options it sets), and, when MONGODB_TEST_URI is
+// set, a real MongoDB replica set with a unique database per test that is
+// dropped afterwards.
 //
 // Run runs one test body on every backend, as the subtests "embedded" and
 // "mongodb", so the same assertions hold on both; the mongodb subtest is
@@ -77,6 +79,7 @@ type Store struct {
 	DB lungo.IDatabase
 	// Dir holds the embedded engine's file; empty on MongoDB.
 	Dir string
+	uri string // MongoDB's; empty on the embedded engine
 }
 
 // Open returns a new store for t, closed (and on MongoDB dropped) when t
@@ -109,21 +112,49 @@ func (b Backend) Open(t testing.TB) *Store {
 		}
 		_ = client.Close(ctx)
 	})
-	return &Store{Client: client, DB: db}
+	return &Store{Client: client, DB: db, uri: b.uri}
 }
 
-// Open returns a store on the embedded engine in a temporary directory,
-// closed when t ends: for tests that need no other backend.
-func Open(t testing.TB) *Store {
+// Open returns a store on the embedded engine, closed when t ends: for tests
+// that need no other backend. Its files are in a temporary directory unless
+// edit sets Dir (to reopen a store, or to put it on a file system of the
+// test's own); edit may set any other option too, such as HistorySize.
+// Closing the store before t ends is allowed (to reopen its directory).
+func Open(t testing.TB, edit ...func(*mongotx.Options)) *Store {
 	t.Helper()
+	var opts mongotx.Options
+	for _, e := range edit {
+		e(&opts)
+	}
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: dir})
+	client, err := mongotx.Open(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("open the embedded store in %s: %v", opts.Dir, err)
 	}
 	t.Cleanup(func() { _ = client.Close(ctx) })
-	return &Store{Client: client, DB: client.Database(uniqueName()), Dir: dir}
+	return &Store{Client: client, DB: client.Database(uniqueName()), Dir: opts.Dir}
+}
+
+// Connect returns a client of s as another process of the platform would
+// have it: on MongoDB a new connection pool to the same server, closed when
+// t ends; on the embedded engine, which only the process that opened it can
+// use, s's own client.
+func (s *Store) Connect(t testing.TB) *mongotx.Client {
+	t.Helper()
+	if s.uri == "" {
+		return s.Client
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := mongotx.Open(ctx, mongotx.Options{URI: s.uri})
+	if err != nil {
+		t.Fatalf("%s: %v", EnvURI, err)
+	}
+	t.Cleanup(func() { _ = client.Close(context.Background()) })
+	return client
 }
 
 var (

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/sagaoutbox/platform/commonlib/mongotx"
 )
 
 // recorder is a testing.TB that records how a test ended instead of ending
@@ -85,5 +87,35 @@ func TestRunNamesTheSubtestsAfterTheBackends(t *testing.T) {
 func TestUniqueNames(t *testing.T) {
 	if a, b := uniqueName(), uniqueName(); a == b || len(a) != len("it_")+12 {
 		t.Errorf("uniqueName() = %q, %q", a, b)
+	}
+}
+
+// TestOpenWithOptions: a store opened on a directory of the test's own,
+// closed early and reopened there, keeps what was committed; on the
+// embedded engine Connect is the store's client.
+func TestOpenWithOptions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := Open(t, func(o *mongotx.Options) { o.Dir = dir; o.HistorySize = 5 })
+	if s.Dir != dir {
+		t.Errorf("Dir = %q, want %q", s.Dir, dir)
+	}
+	if c := s.Connect(t); c != s.Client {
+		t.Errorf("Connect() on the embedded engine = %p, want the store's client %p", c, s.Client)
+	}
+	coll := s.Database("app").Collection("c")
+	if err := s.Transact(ctx, func(ctx context.Context) error {
+		_, err := coll.InsertOne(ctx, bson.M{"_id": 1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again := Open(t, func(o *mongotx.Options) { o.Dir = dir })
+	n, err := again.Database("app").Collection("c").CountDocuments(ctx, bson.M{})
+	if err != nil || n != 1 {
+		t.Errorf("after reopening: %d documents, %v; want 1", n, err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
@@ -102,47 +103,22 @@ func script(t *testing.T, connectURL, connectorFile string) (int, string) {
 	return 0, string(out)
 }
 
-// readTopic returns the records of topic up to its high-water marks.
-func readTopic(t *testing.T, brokers, topic string) []*sarama.ConsumerMessage {
+// waitRecords waits until topic, which the relay creates, holds at least n
+// records, and returns them.
+func waitRecords(t *testing.T, broker, topic string, n int) []*sarama.ConsumerMessage {
 	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	client, err := sarama.NewClient([]string{brokers}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	ps, err := client.Partitions(topic)
-	if err != nil {
-		return nil // not created yet
-	}
-	var out []*sarama.ConsumerMessage
-	for _, p := range ps {
-		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
+	var records []*sarama.ConsumerMessage
+	proctest.Eventually(t, 10*time.Second, fmt.Sprintf("%d records on %s", n, topic), func() error {
+		var err error
+		if records, err = kafkatest.Records([]string{broker}, topic); err != nil {
+			return err
 		}
-		if hwm == 0 {
-			continue
+		if len(records) < n {
+			return fmt.Errorf("%d records", len(records))
 		}
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			out = append(out, m)
-			if m.Offset >= hwm-1 {
-				break
-			}
-		}
-		_ = pc.Close()
-	}
-	return out
+		return nil
+	})
+	return records
 }
 
 // TestOutboxRelayBinary: devkafka and outbox-relay as processes;
@@ -192,19 +168,9 @@ func TestOutboxRelayBinary(t *testing.T) {
 		return r.ID
 	}
 	first := seed("c-1", 1)
-	var records []*sarama.ConsumerMessage
-	proctest.Eventually(t, 10*time.Second, "the record on outbox.event.customer", func() error {
-		records = readTopic(t, kafkaAddr, "outbox.event.customer")
-		if len(records) < 1 {
-			return fmt.Errorf("%d records", len(records))
-		}
-		return nil
-	})
+	records := waitRecords(t, kafkaAddr, "outbox.event.customer", 1)
 	m := records[0]
-	var headers []string
-	for _, h := range m.Headers {
-		headers = append(headers, string(h.Key)+"="+string(h.Value))
-	}
+	headers := kafkatest.HeaderStrings(m)
 	wantHeaders := []string{"id=" + first, "eventType=CustomerUpdated", "eventId=" + first}
 	if string(m.Key) != "c-1" || string(m.Value) != `{"customerId":"c-1","seq":1}` || !slices.Equal(headers, wantHeaders) {
 		t.Errorf("record = key %q value %s headers %q; want key c-1, value {\"customerId\":\"c-1\",\"seq\":1}, headers %q",
@@ -258,15 +224,9 @@ func TestOutboxRelayBinary(t *testing.T) {
 			return nil
 		})
 		seed("c-2", 1)
-		proctest.Eventually(t, 10*time.Second, "the event after the restart", func() error {
-			records = readTopic(t, kafkaAddr, "outbox.event.customer")
-			if len(records) < 2 {
-				return fmt.Errorf("%d records", len(records))
-			}
-			return nil
-		})
+		waitRecords(t, kafkaAddr, "outbox.event.customer", 2)
 		time.Sleep(300 * time.Millisecond)
-		if records = readTopic(t, kafkaAddr, "outbox.event.customer"); len(records) != 2 {
+		if records = kafkatest.ReadTopic(t, []string{kafkaAddr}, "outbox.event.customer"); len(records) != 2 {
 			t.Errorf("records after the restart = %d, want 2 (resumed, nothing published twice)", len(records))
 		}
 	})

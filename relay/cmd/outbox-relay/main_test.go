@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,35 +11,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
-
-// syncBuffer is the log of a run in progress.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var listening = regexp.MustCompile(`msg="kafka connect REST API listening" addr=(\S+)`)
 
 // startRun runs run in this process, as the binary would with env, and
 // returns the base URL it serves on (over 127.0.0.1), or run's error when
 // it refuses to start.
-func startRun(t *testing.T, env map[string]string) (string, *syncBuffer, error) {
+func startRun(t *testing.T, env map[string]string) (string, *proctest.Buffer, error) {
 	t.Helper()
 	full := map[string]string{
 		"DATA_DIR":      t.TempDir(),
@@ -50,42 +32,46 @@ func startRun(t *testing.T, env map[string]string) (string, *syncBuffer, error) 
 		full[k] = v
 	}
 	lookup := func(k string) (string, bool) { v, ok := full[k]; return v, ok }
-	log := &syncBuffer{}
+	log := &proctest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, lookup, log) }()
-	deadline := time.After(20 * time.Second)
-	for {
+	exited := make(chan struct{})
+	var runErr error
+	go func() { runErr = run(ctx, lookup, log); close(exited) }()
+	t.Cleanup(func() {
+		cancel()
 		select {
-		case err := <-done:
-			cancel()
-			if err == nil {
-				err = errors.New("run returned without an error before listening")
-			}
-			return "", log, err
-		case <-deadline:
-			cancel()
-			t.Fatalf("run neither listened nor failed in 20s; log:\n%s", log)
-		case <-time.After(10 * time.Millisecond):
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			t.Error("run did not stop")
+		}
+	})
+	var addr string
+	refused := false
+	proctest.EventuallyEvery(t, 20*time.Second, 10*time.Millisecond, "run to listen or to refuse to start", func() error {
+		select {
+		case <-exited:
+			refused = true
+			return nil
+		default:
 		}
 		m := listening.FindStringSubmatch(log.String())
 		if m == nil {
-			continue
+			return fmt.Errorf("neither listening nor stopped; log:\n%s", log)
 		}
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				t.Error("run did not stop")
-			}
-		})
-		_, port, err := net.SplitHostPort(m[1])
-		if err != nil {
-			t.Fatal(err)
+		addr = m[1]
+		return nil
+	})
+	if refused {
+		if runErr == nil {
+			return "", log, errors.New("run returned without an error before listening")
 		}
-		return "http://127.0.0.1:" + port, log, nil
+		return "", log, runErr
 	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://127.0.0.1:" + port, log, nil
 }
 
 // request is one call of a TestListenAndAuthenticate case.

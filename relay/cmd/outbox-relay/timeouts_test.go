@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,18 +28,8 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 		"HTTP_WRITE_TIMEOUT": "1500ms",
 		"HTTP_IDLE_TIMEOUT":  "500ms",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("run did not stop")
-		}
+	proctest.Go(t, "run", func(ctx context.Context) error {
+		return run(ctx, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
 	})
 	proctest.Eventually(t, 20*time.Second, "outbox-relay answers HTTP", func() error {
 		resp, err := http.Get("http://" + addr + "/")
@@ -62,7 +51,7 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 	}{
 		{"a PUT body trickled at a byte every 100 ms", func(t *testing.T, conn net.Conn, r *bufio.Reader) int {
 			const size = 100
-			send(t, conn, fmt.Sprintf("PUT /connectors/c/config HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size))
+			proctest.Send(t, conn, fmt.Sprintf("PUT /connectors/c/config HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size))
 			go func() {
 				for i := 0; i < size; i++ {
 					if _, err := conn.Write([]byte(" ")); err != nil {
@@ -71,55 +60,25 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 					time.Sleep(100 * time.Millisecond)
 				}
 			}()
-			if status := statusOrClosed(t, r); status/100 == 2 {
+			if status := proctest.ReadStatus(t, r); status/100 == 2 {
 				t.Errorf("the trickled request was accepted: %d", status)
 			}
-			return statusOrClosed(t, r)
+			return proctest.ReadStatus(t, r)
 		}, 0},
 		{"an idle keep-alive connection", func(t *testing.T, conn net.Conn, r *bufio.Reader) int {
-			send(t, conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			if got := statusOrClosed(t, r); got != http.StatusOK {
+			proctest.Send(t, conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if got := proctest.ReadStatus(t, r); got != http.StatusOK {
 				t.Fatalf("first request: status %d, want 200", got)
 			}
-			return statusOrClosed(t, r) // nothing sent: the server must close
+			return proctest.ReadStatus(t, r) // nothing sent: the server must close
 		}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			_ = conn.SetReadDeadline(time.Now().Add(patience))
+			conn := proctest.Dial(t, addr, patience)
 			if got := tt.talk(t, conn, bufio.NewReader(conn)); got != tt.wantLast {
 				t.Errorf("after the slow client: status %d, want %d (closed)", got, tt.wantLast)
 			}
 		})
 	}
-}
-
-func send(t *testing.T, conn net.Conn, s string) {
-	t.Helper()
-	if _, err := io.WriteString(conn, s); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// statusOrClosed reads one response and returns its status, or 0 when the
-// server closed the connection; it fails the test when the connection is
-// still open at the read deadline.
-func statusOrClosed(t *testing.T, r *bufio.Reader) int {
-	t.Helper()
-	resp, err := http.ReadResponse(r, nil)
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout():
-		t.Fatalf("the connection is still open at the client's deadline: %v", err)
-	case err != nil:
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }

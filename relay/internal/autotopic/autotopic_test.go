@@ -6,26 +6,17 @@ import (
 	"testing"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/relay/internal/autotopic"
 )
 
 // TestCreatesTopicsOnce: the first batch to a topic creates it (the
 // platform's producer never auto-creates), later ones do not ask again.
 func TestCreatesTopicsOnce(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addrs := c.ListenAddrs()
-	p, err := kafkaclient.NewSyncProducer(addrs, "autotopic-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	addrs := kafkatest.Start(t).ListenAddrs()
+	p := kafkatest.Producer(t, addrs)
 	var asked [][]string
 	ap := autotopic.New(p, func(ctx context.Context, topics []string) error {
 		asked = append(asked, topics)

@@ -9,7 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/relay/internal/configstore"
 	"github.com/sagaoutbox/platform/relay/internal/worker"
 )
@@ -18,12 +18,7 @@ import (
 // dotted keys round-trip, list sorted by name, delete and not-found.
 func TestStore(t *testing.T) {
 	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close(ctx)
-	db := client.Database("outbox-relay")
+	db := mongotest.Open(t).Database("outbox-relay")
 	s := configstore.New(db)
 
 	b := worker.Connector{Name: "b", Config: map[string]string{"name": "b", "connector.class": "x", "transforms.outbox.route.by.field": "aggregateType"}}

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
-	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 	"github.com/sagaoutbox/platform/debezium"
 	"github.com/sagaoutbox/platform/relay/internal/autotopic"
 	"github.com/sagaoutbox/platform/relay/internal/configstore"
@@ -52,22 +52,9 @@ func server(t *testing.T) *httptest.Server {
 // returns the store the registrations are kept in.
 func serverWith(t *testing.T, creds *connectapi.Credentials) (*httptest.Server, *configstore.Store) {
 	t.Helper()
-	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	p, err := kafkaclient.NewSyncProducer(cluster.ListenAddrs(), "connectapi-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
+	client := mongotest.Open(t).Client
+	addrs := kafkatest.Start(t).ListenAddrs()
+	p := kafkatest.Producer(t, addrs)
 
 	store := configstore.New(client.Database(policy.OwnDatabase))
 	w, err := worker.New(worker.Options{
@@ -82,12 +69,9 @@ func serverWith(t *testing.T, creds *connectapi.Credentials) (*httptest.Server, 
 		t.Fatal(err)
 	}
 	w.SetProducer(autotopic.New(p, func(ctx context.Context, topics []string) error {
-		return kafkaclient.EnsureTopics(ctx, cluster.ListenAddrs(), topics)
+		return kafkaclient.EnsureTopics(ctx, addrs, topics)
 	}))
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(wctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	proctest.Go(t, "the worker", w.Run)
 
 	e := connectapi.New(w, connectapi.Options{
 		Info:        connectapi.ServerInfo{Version: "outbox-relay test", Commit: "abc"},
@@ -278,14 +262,12 @@ func TestRegistrationLifecycle(t *testing.T) {
 	})
 	t.Run("status", func(t *testing.T) {
 		var r response
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			r = call(t, srv, "GET", "/connectors/"+name+"/status", nil)
-			if strings.Count(r.body, `"RUNNING"`) == 3 || time.Now().After(deadline) {
-				break
+		proctest.EventuallyEvery(t, 5*time.Second, 20*time.Millisecond, "the connector and both tasks RUNNING", func() error {
+			if r = call(t, srv, "GET", "/connectors/"+name+"/status", nil); strings.Count(r.body, `"RUNNING"`) != 3 {
+				return fmt.Errorf("status %d %s", r.status, r.body)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 		want := `{"name":"` + name + `","connector":{"state":"RUNNING","worker_id":"` + workerID + `"},` +
 			`"tasks":[{"id":0,"state":"RUNNING","worker_id":"` + workerID + `"},{"id":1,"state":"RUNNING","worker_id":"` + workerID + `"}],"type":"source"}`
 		if r.status != 200 || strings.TrimSpace(r.body) != want {

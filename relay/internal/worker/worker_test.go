@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -11,12 +12,14 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 	"github.com/sagaoutbox/platform/commonlib/relay"
 	"github.com/sagaoutbox/platform/debezium"
 	"github.com/sagaoutbox/platform/relay/internal/autotopic"
@@ -37,32 +40,14 @@ func shipped(t *testing.T) worker.Connector {
 	return worker.Connector{Name: reg.Name, Config: reg.Config}
 }
 
-func openStore(t *testing.T) *mongotx.Client {
-	t.Helper()
-	client, err := mongotx.Open(context.Background(), mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(context.Background()) })
-	return client
-}
+func openStore(t *testing.T) *mongotx.Client { return mongotest.Open(t).Client }
 
 // producer connects to an in-process kfake broker, creating topics on
 // first use like outbox-relay does.
 func producer(t *testing.T) sarama.SyncProducer {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	addrs := c.ListenAddrs()
-	p, err := kafkaclient.NewSyncProducer(addrs, "worker-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return autotopic.New(p, func(ctx context.Context, topics []string) error {
+	addrs := kafkatest.Start(t).ListenAddrs()
+	return autotopic.New(kafkatest.Producer(t, addrs), func(ctx context.Context, topics []string) error {
 		return kafkaclient.EnsureTopics(ctx, addrs, topics)
 	})
 }
@@ -93,33 +78,20 @@ func startWorker(t *testing.T, client *mongotx.Client, id string, edit func(*wor
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("worker %s did not stop", id)
-		}
-	})
+	proctest.Go(t, "worker "+id, w.Run)
 	return w
 }
 
+// eventually polls cond until it holds; its second result, the state it
+// saw, is the last error.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	proctest.EventuallyEvery(t, 10*time.Second, 10*time.Millisecond, what, func() error {
+		if ok, state := cond(); !ok {
+			return fmt.Errorf("last: %s", state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last: %s", what, state)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func taskStates(st worker.Status) string {
