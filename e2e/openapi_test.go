@@ -475,12 +475,12 @@ const (
 // their source, as "METHOD /path/{param}" with where it is registered. The
 // binaries' own packages (everything under github.com/sagaoutbox/platform
 // they link) are type-checked, and every use of an echo method that adds a
-// route is read: a constant path on the service's group (app.Run's
+// route is read: a constant path on the service's group (app.NewAPI's
 // e.Group(spec.BasePath), the BasePath of the binary's app.Spec) or on the
 // echo itself. A use it cannot read (a computed path, Any, Match, another
 // group, a method value, an HTTP-verb method on a type of the services'
 // own) fails the test rather than being skipped. Running binaries cannot
-// list their routes (echo has no endpoint for it and app.Run keeps its echo
+// list their routes (echo has no endpoint for it and app.API keeps its echo
 // to itself); the other subtests check what this finds on the running
 // services, and each documented path's methods against echo's Allow header.
 func registeredRoutes(t *testing.T, root string) map[string]string {
@@ -658,7 +658,7 @@ func checkPackage(t *testing.T, p goPackage, imp types.Importer) *checkedPackage
 			case call == nil:
 				cannotRead("used as a value, not called")
 			case fn.Name() == "Group" && recv == "Echo" && p.ImportPath == appPkg && len(call.Args) == 1 && types.ExprString(call.Args[0]) == "spec.BasePath":
-				// app.Run's service group: its routes are relative to the
+				// app.NewAPI's service group: its routes are relative to the
 				// binary's Spec.BasePath.
 			case isVerb && recv != "Router":
 				v := info.Types[call.Args[0]].Value
