@@ -14,9 +14,10 @@ import (
 	"github.com/IBM/sarama"
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 	"github.com/sagaoutbox/platform/commonlib/relay"
 	"github.com/sagaoutbox/platform/debezium"
 )
@@ -55,37 +56,29 @@ func TestOutboxStatusShowsNoInternals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			store, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = store.Close(ctx) })
+			store := mongotest.Open(t)
 			db := store.Database("customers-db")
 			out := outbox.Open(db, "customer-events")
-			err = store.Transact(ctx, func(ctx context.Context) error {
+			err := store.Transact(ctx, func(ctx context.Context) error {
 				return out.Append(ctx, outbox.New("customer", "c-1", "CustomerPendingRegistrationEvent", bson.D{{Key: "id", Value: "c-1"}}))
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := relay.New(store, relay.Options{
+			r, err := relay.New(store.Client, relay.Options{
 				Config: connector, Database: "customers-db", Producer: failingProducer{err: tt.err},
 				Log: slog.New(slog.DiscardHandler), RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- r.Run(runCtx) }()
-			defer func() { stop(); <-done }()
-			deadline := time.Now().Add(10 * time.Second)
-			for r.Stats().LastError == "" {
-				if time.Now().After(deadline) {
-					t.Fatal("the relay noted no error")
+			proctest.Go(t, "relay", r.Run)
+			proctest.EventuallyEvery(t, 10*time.Second, 10*time.Millisecond, "the relay notes an error", func() error {
+				if r.Stats().LastError == "" {
+					return errors.New("no error noted yet")
 				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return nil
+			})
 			body, err := json.Marshal(outboxStatus(ctx, RelayEmbedded, out, r))
 			if err != nil {
 				t.Fatal(err)

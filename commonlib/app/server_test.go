@@ -3,9 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,19 +50,8 @@ func startService(t *testing.T, env map[string]string) string {
 		Config: cfg, Database: "test-db", BasePath: "/test-service",
 		Group: "test-group", Consume: []string{"test-in"}, Produce: []string{"test-out"},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runTestService(ctx, spec, slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("run did not return")
-		}
+	proctest.Go(t, "run", func(ctx context.Context) error {
+		return runTestService(ctx, spec, slog.New(slog.DiscardHandler))
 	})
 	proctest.Eventually(t, 20*time.Second, "the service answers HTTP", func() error {
 		resp, err := http.Get("http://" + addr + "/test-service/fast")
@@ -151,7 +138,7 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 	}{
 		{"a body trickled at a byte every 100 ms", func(t *testing.T, conn net.Conn) int {
 			const size = 100 // 10 s at this pace
-			write(t, conn, fmt.Sprintf("POST /test-service/things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size))
+			proctest.Send(t, conn, fmt.Sprintf("POST /test-service/things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size))
 			go func() {
 				for i := 0; i < size; i++ {
 					if _, err := conn.Write([]byte(" ")); err != nil {
@@ -160,59 +147,29 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 					time.Sleep(100 * time.Millisecond)
 				}
 			}()
-			return readStatus(t, bufio.NewReader(conn))
+			return proctest.ReadStatus(t, bufio.NewReader(conn))
 		}, http.StatusRequestTimeout},
 		{"an idle keep-alive connection", func(t *testing.T, conn net.Conn) int {
 			r := bufio.NewReader(conn)
-			write(t, conn, "GET /test-service/fast HTTP/1.1\r\nHost: x\r\n\r\n")
-			if got := readStatus(t, r); got != http.StatusOK {
+			proctest.Send(t, conn, "GET /test-service/fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if got := proctest.ReadStatus(t, r); got != http.StatusOK {
 				t.Fatalf("first request: status %d, want 200", got)
 			}
-			return readStatus(t, r) // nothing sent: waits for the server to close
+			return proctest.ReadStatus(t, r) // nothing sent: waits for the server to close
 		}, 0},
 		{"a handler slower than the write timeout", func(t *testing.T, conn net.Conn) int {
-			write(t, conn, "GET /test-service/slow HTTP/1.1\r\nHost: x\r\n\r\n")
-			return readStatus(t, bufio.NewReader(conn))
+			proctest.Send(t, conn, "GET /test-service/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+			return proctest.ReadStatus(t, bufio.NewReader(conn))
 		}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			_ = conn.SetReadDeadline(time.Now().Add(patience))
+			conn := proctest.Dial(t, addr, patience)
 			if got := tt.talk(t, conn); got != tt.wantStatus {
 				t.Errorf("answer before the connection closed: status %d, want %d", got, tt.wantStatus)
 			}
 		})
 	}
-}
-
-func write(t *testing.T, conn net.Conn, s string) {
-	t.Helper()
-	if _, err := io.WriteString(conn, s); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readStatus reads one response and returns its status, or 0 when the
-// server closed the connection instead; it fails the test when the
-// connection is still open at the read deadline.
-func readStatus(t *testing.T, r *bufio.Reader) int {
-	t.Helper()
-	resp, err := http.ReadResponse(r, nil)
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout():
-		t.Fatalf("the connection is still open at the client's deadline: %v", err)
-	case err != nil:
-		return 0 // closed (EOF or reset)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // TestRelayCauseHidesDetail: GET <base>/outbox shows a short cause of the

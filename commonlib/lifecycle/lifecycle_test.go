@@ -1,9 +1,9 @@
 package lifecycle_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sagaoutbox/platform/commonlib/lifecycle"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // journal records what the actors of a test did, in order.
@@ -30,24 +31,6 @@ func (j *journal) all() []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return slices.Clone(j.events)
-}
-
-// lockedBuffer is a log destination safe for the group's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // untilStopped is an actor that runs until its context ends and notes when
@@ -78,16 +61,11 @@ func TestStopsInReverseOrder(t *testing.T) {
 	g.Add("consumers", untilStopped(&j, "consumers", started), nil)
 	g.Add("http", untilStopped(&j, "http", started), noteStop(&j, "http"))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	stop := proctest.Go(t, "Run", g.Run)
 	for range 3 {
 		<-started
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v, want nil", err)
-	}
+	stop()
 	want := []string{"stop http", "cancelled http", "cancelled consumers", "cancelled store"}
 	if got := j.all(); !slices.Equal(got, want) {
 		t.Errorf("events = %q, want %q", got, want)
@@ -110,7 +88,7 @@ func TestFirstReturnStopsAll(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var j journal
 			started := make(chan string, 2)
-			var logs lockedBuffer
+			var logs proctest.Buffer
 			g := lifecycle.Group{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 			g.Add("producer", untilStopped(&j, "producer", started), nil)
 			g.Add("relay", func(context.Context) error {
@@ -148,7 +126,7 @@ func TestFirstReturnStopsAll(t *testing.T) {
 func TestShutdownDeadline(t *testing.T) {
 	var j journal
 	started := make(chan string, 2)
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	g := lifecycle.Group{Timeout: 200 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	g.Add("store", untilStopped(&j, "store", started), nil)
 	stuck := make(chan struct{})
@@ -159,31 +137,22 @@ func TestShutdownDeadline(t *testing.T) {
 		return nil
 	}, nil)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	stop := proctest.Go(t, "Run", g.Run)
 	<-started
 	<-started
 	begin := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after the deadline")
-	}
-	if took := time.Since(begin); took < 200*time.Millisecond {
-		t.Errorf("Run returned after %v, before the deadline", took)
+	stop()
+	if took := time.Since(begin); took < 200*time.Millisecond || took > 5*time.Second {
+		t.Errorf("Run returned after %v, want it soon after the 200ms deadline", took)
 	}
 	// Past the deadline the store is still stopped, though no longer
 	// waited for.
-	for wait := time.Now().Add(5 * time.Second); !slices.Contains(j.all(), "cancelled store"); time.Sleep(time.Millisecond) {
-		if time.Now().After(wait) {
-			t.Fatalf("the store was not stopped after the stuck actor: %q", j.all())
+	proctest.EventuallyEvery(t, 5*time.Second, time.Millisecond, "the store stopped after the stuck actor", func() error {
+		if events := j.all(); !slices.Contains(events, "cancelled store") {
+			return fmt.Errorf("events %q", events)
 		}
-	}
+		return nil
+	})
 	if !strings.Contains(logs.String(), `msg="shutdown deadline passed" waiting_for=stuck`) {
 		t.Errorf("log does not name the actor waited for:\n%s", logs.String())
 	}
@@ -192,7 +161,7 @@ func TestShutdownDeadline(t *testing.T) {
 // TestShutdownErrorsAreLogged: errors while stopping are logged, not
 // returned: the shutdown was asked for and went on.
 func TestShutdownErrorsAreLogged(t *testing.T) {
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	g := lifecycle.Group{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	started := make(chan struct{})
 	g.Add("producer", func(ctx context.Context) error {
@@ -202,14 +171,9 @@ func TestShutdownErrorsAreLogged(t *testing.T) {
 	}, nil)
 	g.Add("http", func(ctx context.Context) error { <-ctx.Done(); return nil },
 		func(context.Context) error { return errors.New("shutdown timed out") })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
+	stop := proctest.Go(t, "Run", g.Run)
 	<-started
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v, want nil", err)
-	}
+	stop()
 	for _, want := range []string{
 		`msg="stop failed" component=http err="shutdown timed out"`,
 		`msg="stopped with an error" component=producer err="close producer: broken pipe"`,

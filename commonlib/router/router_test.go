@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,13 +19,15 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 	"github.com/sagaoutbox/platform/commonlib/router"
 )
 
 const (
 	topic      = "outbox.event.customer"
 	dlt        = "DLT"
-	partitions = 3
+	partitions = kafkatest.Partitions
 )
 
 // errDown stands for a dependency being down: the tests' IsTransient.
@@ -34,18 +35,13 @@ var errDown = errors.New("database unavailable")
 
 func isTransient(err error) bool { return errors.Is(err, errDown) }
 
-func newCluster(t *testing.T, opts ...kfake.Opt) []string {
+// newCluster starts a kfake cluster as the router tests need it: topics
+// made on first use, and group sessions as short as 500ms.
+func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	opts = append([]kfake.Opt{
-		kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions),
-		kfake.GroupMinSessionTimeout(500 * time.Millisecond),
-	}, opts...)
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatalf("start kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
+	return kafkatest.Start(t, append([]kfake.Opt{
+		kfake.AllowAutoTopicCreation(), kfake.GroupMinSessionTimeout(500 * time.Millisecond),
+	}, opts...)...)
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -77,31 +73,19 @@ func testConfig(brokers []string, group string, handlers map[string]router.Handl
 	}
 }
 
+// newProducer creates the topic and the dead-letter topic and connects a
+// producer.
 func newProducer(t *testing.T, brokers []string) sarama.SyncProducer {
 	t.Helper()
 	if err := kafkaclient.EnsureTopics(t.Context(), brokers, []string{topic, dlt}); err != nil {
 		t.Fatalf("EnsureTopics: %v", err)
 	}
-	p, err := kafkaclient.NewSyncProducer(brokers, "test")
-	if err != nil {
-		t.Fatalf("NewSyncProducer: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
-// hdrs builds headers from key, value pairs.
-func hdrs(kv ...string) []sarama.RecordHeader {
-	var hs []sarama.RecordHeader
-	for i := 0; i+1 < len(kv); i += 2 {
-		hs = append(hs, sarama.RecordHeader{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
-	}
-	return hs
+	return kafkatest.Producer(t, brokers)
 }
 
 // event is an outbox record as the relays produce it.
 func event(eventType, id string) []sarama.RecordHeader {
-	return hdrs(kafkaheader.ID, id, kafkaheader.EventType, eventType, kafkaheader.EventID, id)
+	return kafkatest.Headers(kafkaheader.ID, id, kafkaheader.EventType, eventType, kafkaheader.EventID, id)
 }
 
 type sent struct {
@@ -136,84 +120,6 @@ func keyOn(t *testing.T, p int32, prefix string) string {
 	}
 	t.Fatalf("no key for partition %d", p)
 	return ""
-}
-
-// run starts r and returns a stop function that cancels it and checks that
-// Run returned nil promptly.
-func run(t *testing.T, r *router.Router) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run() = %v, want nil", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run did not return within 10s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// readTopic reads n records from every partition of name, from the start.
-func readTopic(t *testing.T, brokers []string, name string, n int, timeout time.Duration) []*sarama.ConsumerMessage {
-	t.Helper()
-	c, err := sarama.NewConsumer(brokers, kafkaclient.Config("reader"))
-	if err != nil {
-		t.Fatalf("new consumer: %v", err)
-	}
-	defer c.Close()
-	ps, err := c.Partitions(name)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", name, err)
-	}
-	out := make(chan *sarama.ConsumerMessage)
-	for _, p := range ps {
-		pc, err := c.ConsumePartition(name, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatalf("consume %s/%d: %v", name, p, err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				out <- m
-			}
-		}()
-	}
-	var got []*sarama.ConsumerMessage
-	timer := time.After(timeout)
-	for len(got) < n {
-		select {
-		case m := <-out:
-			got = append(got, m)
-		case <-timer:
-			t.Fatalf("read %d records from %s, want %d", len(got), name, n)
-		}
-	}
-	go func() { // drain until the partition consumers close
-		for range out {
-		}
-	}()
-	return got
 }
 
 // call is one handler invocation.
@@ -255,6 +161,16 @@ func (rec *recorder) ids() []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// handledOnce returns nil once each of ids was handled exactly once.
+func handledOnce(rec *recorder, ids ...string) error {
+	for _, id := range ids {
+		if n := len(rec.get(id)); n != 1 {
+			return fmt.Errorf("%s handled %d times, want 1", id, n)
+		}
+	}
+	return nil
 }
 
 // handler behaves as the record's value says: "ok", "permanent", "panic",
@@ -345,7 +261,7 @@ type nopProducer struct{ sarama.SyncProducer }
 
 func TestRouterDispatchAndDeadLetters(t *testing.T) {
 	t.Parallel()
-	brokers := newCluster(t)
+	brokers := newCluster(t).ListenAddrs()
 	p := newProducer(t, brokers)
 	rec := newRecorder()
 	dp := &dltProducer{SyncProducer: p, rec: rec, sent: make(map[string]int64)}
@@ -378,16 +294,16 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 			wantHandler: "A", wantID: "e-a", wantType: "A", wantCalls: 1},
 		{name: "routes B to its handler", headers: event("B", "e-b"), value: "ok",
 			wantHandler: "B", wantID: "e-b", wantType: "B", wantCalls: 1},
-		{name: "falls back to the id header", headers: hdrs(kafkaheader.ID, "e-id", kafkaheader.EventType, "A"), value: "ok",
+		{name: "falls back to the id header", headers: kafkatest.Headers(kafkaheader.ID, "e-id", kafkaheader.EventType, "A"), value: "ok",
 			wantHandler: "A", wantID: "e-id", wantType: "A", wantCalls: 1},
-		{name: "prefers eventId over id", headers: hdrs(kafkaheader.ID, "other", kafkaheader.EventType, "A", kafkaheader.EventID, "e-pref"), value: "ok",
+		{name: "prefers eventId over id", headers: kafkatest.Headers(kafkaheader.ID, "other", kafkaheader.EventType, "A", kafkaheader.EventID, "e-pref"), value: "ok",
 			wantHandler: "A", wantID: "e-pref", wantType: "A", wantCalls: 1},
-		{name: "ignores unknown headers", headers: append(hdrs("__debezium.context.connectorName", "mongodb"), event("A", "e-unk")...), value: "ok",
+		{name: "ignores unknown headers", headers: append(kafkatest.Headers("__debezium.context.connectorName", "mongodb"), event("A", "e-unk")...), value: "ok",
 			wantHandler: "A", wantID: "e-unk", wantType: "A", wantCalls: 1},
 		{name: "skips an uninteresting type", headers: event("C", "e-c"), value: "ok", wantID: "e-c"},
-		{name: "dead-letters a record without eventType", headers: hdrs(kafkaheader.ID, "e-notype", kafkaheader.EventID, "e-notype"), value: "ok",
+		{name: "dead-letters a record without eventType", headers: kafkatest.Headers(kafkaheader.ID, "e-notype", kafkaheader.EventID, "e-notype"), value: "ok",
 			wantID: "e-notype", wantDLT: &wantDLT{reason: "missing header eventType", attempts: 0}},
-		{name: "dead-letters a record without an id", headers: hdrs(kafkaheader.EventType, "A"), value: "ok",
+		{name: "dead-letters a record without an id", headers: kafkatest.Headers(kafkaheader.EventType, "A"), value: "ok",
 			wantDLT: &wantDLT{reason: "missing header eventId (or id)", attempts: 0}},
 		{name: "dead-letters a record without any header", value: "ok",
 			wantDLT: &wantDLT{reason: "missing headers eventType and eventId (or id)", attempts: 0}},
@@ -421,17 +337,31 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 		}
 	}
 
-	run(t, r)
-	waitFor(t, "every follow-up event", 20*time.Second, func() bool {
+	proctest.Go(t, "Run", r.Run)
+	proctest.EventuallyEvery(t, 20*time.Second, 10*time.Millisecond, "every follow-up event", func() error {
 		for i := range tests {
 			if len(rec.get("next-"+strconv.Itoa(i))) == 0 {
-				return false
+				return fmt.Errorf("next-%d not handled", i)
 			}
 		}
-		return dp.count() == wantDLTs
+		if got := dp.count(); got != wantDLTs {
+			return fmt.Errorf("dead-lettered %d records, want %d", got, wantDLTs)
+		}
+		return nil
+	})
+	var dlts []*sarama.ConsumerMessage
+	proctest.Eventually(t, 10*time.Second, fmt.Sprintf("%d records on %s", wantDLTs, dlt), func() error {
+		var err error
+		if dlts, err = kafkatest.Records(brokers, dlt); err != nil {
+			return err
+		}
+		if len(dlts) < wantDLTs {
+			return fmt.Errorf("read %d records from %s, want %d", len(dlts), dlt, wantDLTs)
+		}
+		return nil
 	})
 	dead := make(map[string]*sarama.ConsumerMessage)
-	for _, m := range readTopic(t, brokers, dlt, wantDLTs, 10*time.Second) {
+	for _, m := range dlts {
 		dead[string(m.Key)] = m
 	}
 
@@ -475,7 +405,7 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 					t.Errorf("dead-letter value = %q, want %q", m.Value, tt.value)
 				}
 				want := slices.Clone(tt.headers)
-				want = append(want, hdrs(
+				want = append(want, kafkatest.Headers(
 					kafkaheader.DLTOriginalTopic, topic,
 					kafkaheader.DLTOriginalPartition, strconv.Itoa(int(offsets[i].partition)),
 					kafkaheader.DLTOriginalOffset, strconv.FormatInt(offsets[i].offset, 10),
@@ -483,7 +413,7 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 					kafkaheader.DLTError, tt.wantDLT.reason,
 					kafkaheader.DLTAttempts, strconv.Itoa(tt.wantDLT.attempts),
 				)...)
-				if got, want := headerStrings(m.Headers), headerStrings(ptrs(want)); !slices.Equal(got, want) {
+				if got, want := kafkatest.HeaderStrings(m), headerStrings(want); !slices.Equal(got, want) {
 					t.Errorf("dead-letter headers:\n got %q\nwant %q", got, want)
 				}
 			}
@@ -502,25 +432,18 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 	}
 }
 
-func ptrs(hs []sarama.RecordHeader) []*sarama.RecordHeader {
-	out := make([]*sarama.RecordHeader, len(hs))
+// headerStrings shows hs as kafkatest.HeaderStrings shows a record's.
+func headerStrings(hs []sarama.RecordHeader) []string {
+	m := &sarama.ConsumerMessage{}
 	for i := range hs {
-		out[i] = &hs[i]
+		m.Headers = append(m.Headers, &hs[i])
 	}
-	return out
-}
-
-func headerStrings(hs []*sarama.RecordHeader) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = string(h.Key) + "=" + string(h.Value)
-	}
-	return out
+	return kafkatest.HeaderStrings(m)
 }
 
 func TestRouterOrdersEachPartition(t *testing.T) {
 	t.Parallel()
-	brokers := newCluster(t)
+	brokers := newCluster(t).ListenAddrs()
 	p := newProducer(t, brokers)
 
 	const perKey = 40
@@ -559,15 +482,18 @@ func TestRouterOrdersEachPartition(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	run(t, r)
-	waitFor(t, "every event", 20*time.Second, func() bool {
+	proctest.Go(t, "Run", r.Run)
+	proctest.EventuallyEvery(t, 20*time.Second, 10*time.Millisecond, "every event", func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		n := 0
 		for _, s := range seen {
 			n += len(s)
 		}
-		return n == perKey*len(keys)
+		if n != perKey*len(keys) {
+			return fmt.Errorf("handled %d events, want %d", n, perKey*len(keys))
+		}
+		return nil
 	})
 
 	want := make([]int, perKey)
@@ -592,7 +518,7 @@ func TestRouterOrdersEachPartition(t *testing.T) {
 
 func TestRouterCommitsOffsets(t *testing.T) {
 	t.Parallel()
-	brokers := newCluster(t)
+	brokers := newCluster(t).ListenAddrs()
 	p := newProducer(t, brokers)
 	const group = "paymentConsumerGroup1"
 
@@ -607,7 +533,7 @@ func TestRouterCommitsOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	stop1 := run(t, r1)
+	stop1 := proctest.Go(t, "Run", r1.Run)
 
 	admin, err := sarama.NewClusterAdmin(brokers, kafkaclient.Config("test"))
 	if err != nil {
@@ -634,16 +560,24 @@ func TestRouterCommitsOffsets(t *testing.T) {
 	produce(t, p, k0, "ok", event("A", "ok2"))
 	produce(t, p, k0, "ok", event("C", "skipped"))
 	t.Run("offsets are committed while running", func(t *testing.T) {
-		waitFor(t, "partition 0 committed past the skipped record", 10*time.Second, func() bool {
+		proctest.EventuallyEvery(t, 10*time.Second, 10*time.Millisecond, "partition 0 committed past the skipped record", func() error {
 			pos, err := position(0)
-			return err == nil && pos == 3
+			if err == nil && pos != 3 {
+				err = fmt.Errorf("position %d, want 3", pos)
+			}
+			return err
 		})
 	})
 	// Partition 1: dead-lettered, then a handler that never completes
 	// (its dependency stays down).
-	produce(t, p, k1, "ok", hdrs(kafkaheader.EventID, "poison"))
+	produce(t, p, k1, "ok", kafkatest.Headers(kafkaheader.EventID, "poison"))
 	produce(t, p, k1, "stuck", event("A", "stuck"))
-	waitFor(t, "stuck retries", 15*time.Second, func() bool { return dp.count() == 1 && len(rec1.get("stuck")) >= 2 })
+	proctest.EventuallyEvery(t, 15*time.Second, 10*time.Millisecond, "stuck retries", func() error {
+		if n, calls := dp.count(), len(rec1.get("stuck")); n != 1 || calls < 2 {
+			return fmt.Errorf("dead-lettered %d, stuck handled %d times; want 1, at least 2", n, calls)
+		}
+		return nil
+	})
 	// Partition 2: in flight when the router stops.
 	produce(t, p, k2, "slow", event("B", "slow"))
 	select {
@@ -696,11 +630,11 @@ func TestRouterCommitsOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	run(t, r2)
+	proctest.Go(t, "Run", r2.Run)
 	produce(t, p, k0, "ok", event("A", "new0"))
 	produce(t, p, k2, "ok", event("A", "new2"))
-	waitFor(t, "second router", 15*time.Second, func() bool {
-		return len(rec2.get("stuck")) == 1 && len(rec2.get("new0")) == 1 && len(rec2.get("new2")) == 1
+	proctest.EventuallyEvery(t, 15*time.Second, 10*time.Millisecond, "second router", func() error {
+		return handledOnce(rec2, "stuck", "new0", "new2")
 	})
 	t.Run("a second router sees only unfinished and new records", func(t *testing.T) {
 		if got, want := rec2.ids(), []string{"new0", "new2", "stuck"}; !slices.Equal(got, want) {
@@ -714,7 +648,7 @@ func TestRouterCommitsOffsets(t *testing.T) {
 
 func TestRouterRebalances(t *testing.T) {
 	t.Parallel()
-	brokers := newCluster(t)
+	brokers := newCluster(t).ListenAddrs()
 	p := newProducer(t, brokers)
 	const group = "rebalancing"
 
@@ -742,15 +676,15 @@ func TestRouterRebalances(t *testing.T) {
 			produce(t, p, keyOn(t, part, name), "ok", event("A", id))
 			ids = append(ids, id)
 		}
-		waitFor(t, "batch "+name, 15*time.Second, func() bool {
+		proctest.EventuallyEvery(t, 15*time.Second, 10*time.Millisecond, "batch "+name, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, id := range ids {
 				if len(handledBy[id]) == 0 {
-					return false
+					return fmt.Errorf("%s not handled", id)
 				}
 			}
-			return true
+			return nil
 		})
 		return ids
 	}
@@ -766,10 +700,10 @@ func TestRouterRebalances(t *testing.T) {
 	}
 
 	r1 := newRouter("r1")
-	stop1 := run(t, r1)
+	stop1 := proctest.Go(t, "Run", r1.Run)
 	alone := batch("alone")
 	r2 := newRouter("r2")
-	run(t, r2)
+	proctest.Go(t, "Run", r2.Run)
 	select {
 	case <-r2.Ready():
 	case <-time.After(15 * time.Second):
@@ -814,21 +748,10 @@ func TestRouterRebalances(t *testing.T) {
 	})
 }
 
-func freeAddr(t *testing.T) (string, int) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return "127.0.0.1:" + strconv.Itoa(port), port
-}
-
 func TestRouterWithoutBroker(t *testing.T) {
 	t.Parallel()
 	t.Run("stops cleanly while the broker is down", func(t *testing.T) {
-		addr, _ := freeAddr(t)
+		addr := "127.0.0.1:" + strconv.Itoa(proctest.FreePort(t))
 		r, err := router.New(testConfig([]string{addr}, "g", both(nop)), nopProducer{}, testLogger(t))
 		if err != nil {
 			t.Fatalf("New: %v", err)
@@ -845,24 +768,28 @@ func TestRouterWithoutBroker(t *testing.T) {
 	})
 
 	t.Run("starts consuming once the broker appears", func(t *testing.T) {
-		addr, port := freeAddr(t)
+		port := proctest.FreePort(t)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
 		handled := make(chan router.Message, 1)
 		h := func(_ context.Context, m router.Message) error { handled <- m; return nil }
 		r, err := router.New(testConfig([]string{addr}, "g", both(h)), nopProducer{}, testLogger(t))
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
+		returned := make(chan error, 1)
+		stop := proctest.Go(t, "Run", func(ctx context.Context) error {
+			err := r.Run(ctx)
+			returned <- err
+			return err
+		})
 		time.Sleep(time.Second)
 		select {
-		case err := <-done:
+		case err := <-returned:
 			t.Fatalf("Run returned %v while the broker was down, want it to keep trying", err)
 		default:
 		}
 
-		brokers := newCluster(t, kfake.Ports(port))
+		brokers := newCluster(t, kfake.Ports(port)).ListenAddrs()
 		p := newProducer(t, brokers)
 		produce(t, p, "k", "ok", event("A", "late"))
 		select {
@@ -878,10 +805,7 @@ func TestRouterWithoutBroker(t *testing.T) {
 		default:
 			t.Errorf("Ready() not closed after handling an event")
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v, want nil", err)
-		}
+		stop()
 	})
 }
 
@@ -1007,12 +931,7 @@ func TestRouterSuccessorTakesOver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
-				kfake.DefaultNumPartitions(partitions), kfake.GroupMinSessionTimeout(500*time.Millisecond))
-			if err != nil {
-				t.Fatalf("start kfake: %v", err)
-			}
-			t.Cleanup(cluster.Close)
+			cluster := newCluster(t)
 			brokers := cluster.ListenAddrs()
 			newProducer(t, brokers) // the topics
 			start := func() (*router.Router, func()) {
@@ -1022,7 +941,7 @@ func TestRouterSuccessorTakesOver(t *testing.T) {
 				if err != nil {
 					t.Fatalf("New: %v", err)
 				}
-				return r, run(t, r)
+				return r, proctest.Go(t, "Run", r.Run)
 			}
 			first, stopFirst := start()
 			select {
@@ -1058,7 +977,7 @@ func TestRouterSuccessorTakesOver(t *testing.T) {
 // OFFSET_OUT_OF_RANGE, instead of waiting for records to pass the offset.
 func TestRouterResetsOffsetsPastTheEnd(t *testing.T) {
 	t.Parallel()
-	brokers := newCluster(t)
+	brokers := newCluster(t).ListenAddrs()
 	p := newProducer(t, brokers)
 	const group = "resetGroup"
 	k0 := keyOn(t, 0, "r")
@@ -1093,9 +1012,9 @@ func TestRouterResetsOffsetsPastTheEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, r)
-	waitFor(t, "the three records before the committed offset", 15*time.Second, func() bool {
-		return len(rec.get("r1")) == 1 && len(rec.get("r2")) == 1 && len(rec.get("r3")) == 1
+	proctest.Go(t, "Run", r.Run)
+	proctest.EventuallyEvery(t, 15*time.Second, 10*time.Millisecond, "the three records before the committed offset", func() error {
+		return handledOnce(rec, "r1", "r2", "r3")
 	})
 	if got := r.OffsetResets(); got != 1 {
 		t.Errorf("offset resets = %d, want 1", got)

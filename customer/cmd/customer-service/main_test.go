@@ -2,38 +2,17 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
-
-// syncBuffer is a log destination safe for the service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testEnv is a configuration that touches nothing outside the test: a temp
 // data directory and a broker address nothing listens on (the service
@@ -67,7 +46,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // start and stop at once: only the start-up log matters
-			var logs syncBuffer
+			var logs proctest.Buffer
 			_ = run(ctx, envconfig.Map(testEnv(t, tt.env)), &logs)
 			for _, w := range tt.want {
 				if !strings.Contains(logs.String(), w) {
@@ -100,24 +79,22 @@ func TestBadTimeoutStopsAtStart(t *testing.T) {
 func startService(t *testing.T) string {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, envconfig.Map(testEnv(t, map[string]string{"HTTP_ADDR": addr})), &logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v\n%s", err, logs.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("customer-service did not stop\n%s", logs.String())
+	env := envconfig.Map(testEnv(t, map[string]string{"HTTP_ADDR": addr}))
+	var logs proctest.Buffer
+	t.Cleanup(func() { // after run stopped
+		if t.Failed() {
+			t.Logf("customer-service log:\n%s", logs.String())
 		}
+	})
+	returned := make(chan error, 1)
+	proctest.Go(t, "customer-service", func(ctx context.Context) error {
+		err := run(ctx, env, &logs)
+		returned <- err
+		return err
 	})
 	proctest.Eventually(t, 20*time.Second, "customer-service answers HTTP", func() error {
 		select {
-		case err := <-done:
+		case err := <-returned:
 			t.Fatalf("customer-service stopped: %v\n%s", err, logs.String())
 		default:
 		}
@@ -133,15 +110,8 @@ func startService(t *testing.T) string {
 // roundTrip sends raw bytes as one request and reads the answer.
 func roundTrip(t *testing.T, addr, raw string) (*http.Response, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, raw); err != nil {
-		t.Fatal(err)
-	}
+	conn := proctest.Dial(t, addr, 10*time.Second)
+	proctest.Send(t, conn, raw)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/router"
 	"github.com/sagaoutbox/platform/contracts/paymentevents"
 	"github.com/sagaoutbox/platform/contracts/paymentevents/eventstest"
@@ -22,18 +23,14 @@ import (
 func setup(t *testing.T) (map[string]router.Handler, *customer.Service, *inbox.Inbox) {
 	t.Helper()
 	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
+	client := mongotest.Open(t).Client
 	db := client.Database(mongostore.Database)
 	store := mongostore.New(client, db)
 	if err := store.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	svc := customer.NewService(store, mongotx.Now, func() string { return eventstest.CustomerID })
-	_, err = svc.Register(ctx, customer.Registration{FirstName: "John", LastName: "Doe",
+	_, err := svc.Register(ctx, customer.Registration{FirstName: "John", LastName: "Doe",
 		Card: customer.CardInput{Number: "1234567890", HolderName: "John Doe", CVV: "120", ValidThru: "2024-05-04", Balance: "100"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,34 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
-
-// syncBuffer is a log destination safe for the service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestConfigDefaults reads the effective configuration from the start-up
 // log, as an operator would.
@@ -53,7 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // start and stop at once: only the start-up log matters
-			var logs syncBuffer
+			var logs proctest.Buffer
 			_ = run(ctx, envconfig.Map(env), &logs)
 			for _, w := range tt.want {
 				if !strings.Contains(logs.String(), w) {

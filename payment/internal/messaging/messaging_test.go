@@ -13,6 +13,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/router"
 	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/contracts/customerevents/eventstest"
@@ -24,11 +25,7 @@ import (
 func setup(t *testing.T) (map[string]router.Handler, *payment.Service, *inbox.Inbox) {
 	t.Helper()
 	ctx := context.Background()
-	client, err := mongotx.Open(ctx, mongotx.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(ctx) })
+	client := mongotest.Open(t).Client
 	db := client.Database(mongostore.Database)
 	store := mongostore.New(client, db)
 	if err := store.EnsureIndexes(ctx); err != nil {
