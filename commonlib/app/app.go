@@ -3,7 +3,7 @@
 // configuration (LoadConfig), the store (OpenStore), the Kafka producer that
 // waits for the broker (Producer), the embedded outbox relay (Relay), the
 // consumers (Consumers), the retention jobs (Jobs) and the HTTP API with
-// /health and /outbox (API). A Spec says what differs between services.
+// /health and /outbox (API), and GET /metrics when Spec.Metrics is set. A Spec says what differs between services.
 //
 // The parts that need Kafka wait for the producer inside their Run, so a
 // service starts, answers HTTP and takes registrations while the broker is
@@ -26,6 +26,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/jobs"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/metrics"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 )
 
@@ -138,13 +139,14 @@ func storeName(uri string) string {
 // package.
 type Spec struct {
 	Config    Config
-	Database  string         // the store database: the service's collections, outbox and inbox
-	BasePath  string         // the HTTP API's path prefix
-	Group     string         // consumer group
-	Consume   []string       // topics consumed (the consumers create them and DLT)
-	Produce   []string       // topics the relay publishes to (created once Kafka answers)
-	Connector []byte         // Debezium connector registration the embedded relay follows
-	MapError  httpapi.Mapper // the service's own errors as HTTP answers; nil: none
+	Database  string           // the store database: the service's collections, outbox and inbox
+	BasePath  string           // the HTTP API's path prefix
+	Group     string           // consumer group
+	Consume   []string         // topics consumed (the consumers create them and DLT)
+	Produce   []string         // topics the relay publishes to (created once Kafka answers)
+	Connector []byte           // Debezium connector registration the embedded relay follows
+	MapError  httpapi.Mapper   // the service's own errors as HTTP answers; nil: none
+	Metrics   *metrics.Metrics // the process's metrics, served at GET /metrics; nil: none
 }
 
 // OpenStore opens the service's store: the embedded one in

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/metrics"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/commonlib/relay"
@@ -36,13 +37,31 @@ type API struct {
 // NewAPI returns the API, not yet listening. /health checks the store, its
 // write queue, the broker, and the relay and consumers (DOWN when failing for
 // longer than HEALTH_FAILING_AFTER); rel is nil without an embedded relay.
+// With Spec.Metrics it counts requests by route and serves GET /metrics at
+// the root, with the relay's counters, backlog and lag read at scrape.
 func NewAPI(spec Spec, store *mongotx.Client, out *outbox.Outbox, rel *Relay, consumers *Consumers, log *slog.Logger) *API {
 	cfg := spec.Config
 	e := httpapi.New(log, withStoreErrors(spec.MapError), "64KB")
 	// Middleware on the echo itself, not the group: group middleware makes
 	// echo add a catch-all route to the group, which answers 404 where a
 	// known path asked with another method is a 405.
-	e.Use(newWorkOnPost)
+	e.Use(spec.Metrics.HTTPMiddleware, newWorkOnPost)
+	if spec.Metrics != nil {
+		// At the root, where Prometheus looks by default, not under
+		// BasePath; the relay's and outbox's series are read at scrape.
+		e.GET("/metrics", echo.WrapHandler(spec.Metrics.Handler()))
+		err := spec.Metrics.Register(metrics.RelayCollector(func() []metrics.RelaySource {
+			r := rel.running()
+			if r == nil {
+				return nil
+			}
+			return []metrics.RelaySource{{Connector: rel.config.Name, Database: rel.database, Relay: r, Backlog: out.Backlog}}
+		}))
+		if err != nil {
+			// Only a second API on the same Metrics gets here.
+			log.Error("relay metrics not registered", "err", err)
+		}
+	}
 	g := e.Group(spec.BasePath)
 	g.GET("/health", httpapi.Health(
 		httpapi.Check{Name: "store", Probe: store.Ping},

@@ -182,6 +182,9 @@ func NewConsumers(spec Spec, store *mongotx.Client, producer *Producer, handlers
 		DeadLetterTopic: DeadLetterTopic,
 		IsTransient:     mongotx.IsUnavailable,
 	}
+	if spec.Metrics != nil {
+		config.Observer = spec.Metrics
+	}
 	if store.Embedded() {
 		// One process per data directory also lets the consumer be a
 		// static member named after its store: a run restarted after a

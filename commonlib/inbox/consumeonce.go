@@ -20,7 +20,7 @@ type Transactor interface {
 // the store methods the handler calls join that transaction. A handler that
 // fails leaves no record and its event is handled again when it is retried or
 // redelivered; an event consumed before runs nothing and is acknowledged,
-// logged at INFO. Any other error, the handler's included, is returned as it
+// logged at INFO and reported to the router as router.OutcomeDuplicate. Any other error, the handler's included, is returned as it
 // is, for the router's retry and dead-letter policy.
 //
 // Wrap it around the handler, inside whatever maps the handler's errors to
@@ -39,6 +39,7 @@ func ConsumeOnce(in *Inbox, tx Transactor, log *slog.Logger) func(router.Handler
 				return next(ctx, m)
 			})
 			if errors.Is(err, ErrDuplicate) {
+				router.SetOutcome(ctx, router.OutcomeDuplicate)
 				log.Info("event already consumed, skipped", "eventId", m.EventID, "eventType", m.EventType)
 				return nil
 			}

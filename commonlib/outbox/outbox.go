@@ -99,3 +99,25 @@ func (o *Outbox) Purge(ctx context.Context, t time.Time) (int64, error) {
 func (o *Outbox) Count(ctx context.Context) (int64, error) {
 	return o.coll.CountDocuments(ctx, bson.M{}, options.Count())
 }
+
+// Backlog counts the events created after t (those a relay that has
+// published through t has yet to publish) and returns the oldest one's
+// creation time, zero when there is none. It uses the createdAt index.
+func (o *Outbox) Backlog(ctx context.Context, t time.Time) (int64, time.Time, error) {
+	filter := bson.M{"createdAt": bson.M{"$gt": t}}
+	n, err := o.coll.CountDocuments(ctx, filter, options.Count())
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox %s: backlog: %w", o.coll.Name(), err)
+	}
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	var oldest struct {
+		CreatedAt time.Time `bson:"createdAt"`
+	}
+	err = o.coll.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "createdAt", Value: 1}}).SetProjection(bson.M{"createdAt": 1})).Decode(&oldest)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox %s: oldest unpublished: %w", o.coll.Name(), err)
+	}
+	return n, oldest.CreatedAt, nil
+}

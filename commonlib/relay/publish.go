@@ -72,6 +72,7 @@ func (r *Relay) publish(ctx context.Context, b batch) error {
 	}
 	if b.newest.After(r.pos.PublishedThrough) {
 		r.pos.PublishedThrough = b.newest
+		r.count(func(s *Stats) { s.PublishedThrough = b.newest })
 	}
 	return nil
 }

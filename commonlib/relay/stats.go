@@ -36,6 +36,11 @@ type Stats struct {
 	Leaderships int64
 	// LeaseLost counts the times a renewal failed or found another holder.
 	LeaseLost int64
+	// PublishedThrough is the newest createdAt among the events Kafka
+	// acknowledged since the relay was created: ahead of the stored mark
+	// (PublishedThrough's, written every checkpointInterval); zero until a
+	// batch with events was acknowledged.
+	PublishedThrough time.Time
 }
 
 // Stats returns a snapshot of the relay's counters. It is safe to call

@@ -146,7 +146,60 @@ type Config struct {
 	// running consumers must never share an instance id (the broker fences
 	// the older). Empty: a dynamic member, which leaves when Run returns.
 	InstanceID string
+	// Observer, when set, is told each record's outcome, each handler
+	// call's duration and each partition's lag (metrics.Metrics is one).
+	Observer Observer
 }
+
+// Observer is told what the router does with records, for metrics. Its
+// methods are called concurrently, one partition per goroutine.
+type Observer interface {
+	// Consumed reports a record's outcome: OutcomeHandled,
+	// OutcomeDuplicate (a handler said so with SetOutcome), OutcomeIgnored
+	// (no handler for its type), OutcomeDeadLettered, or OutcomeRetried
+	// once per failed attempt that is retried.
+	Consumed(topic, eventType, outcome string)
+	// HandlerDuration reports how long one handler call took.
+	HandlerDuration(topic, eventType string, d time.Duration)
+	// Lag reports how many records of the partition are behind its
+	// high-water mark once a record of it is done with.
+	Lag(topic string, partition int32, lag int64)
+}
+
+// Outcomes reported to Observer.Consumed.
+const (
+	OutcomeHandled      = "handled"
+	OutcomeDuplicate    = "duplicate"
+	OutcomeIgnored      = "ignored"
+	OutcomeDeadLettered = "dead_lettered"
+	OutcomeRetried      = "retried"
+)
+
+// SetOutcome lets a handler (or middleware such as inbox.ConsumeOnce) name
+// the outcome its nil error stands for, such as OutcomeDuplicate; the
+// router reports OutcomeHandled otherwise. Outside a router's handler call
+// it does nothing.
+func SetOutcome(ctx context.Context, outcome string) {
+	if o, ok := ctx.Value(outcomeKey{}).(*string); ok {
+		*o = outcome
+	}
+}
+
+type outcomeKey struct{}
+
+// observer is Config.Observer or one that does nothing.
+func observer(o Observer) Observer {
+	if o == nil {
+		return nopObserver{}
+	}
+	return o
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Consumed(string, string, string)               {}
+func (nopObserver) HandlerDuration(string, string, time.Duration) {}
+func (nopObserver) Lag(string, int32, int64)                      {}
 
 // Router consumes Config.Topics as a member of Config.Group and dispatches
 // each record to the Handler of its event type.
@@ -162,6 +215,7 @@ type Router struct {
 
 	failingSince atomic.Int64 // unix nanoseconds; 0 while consuming
 	offsetResets atomic.Int64
+	obs          Observer
 }
 
 // New checks cfg, fills in defaults and returns a Router that dead-letters
@@ -188,6 +242,7 @@ func New(cfg Config, producer sarama.SyncProducer, log *slog.Logger) (*Router, e
 		log:      log.With("group", cfg.Group),
 		sarama:   sc,
 		ready:    make(chan struct{}),
+		obs:      observer(cfg.Observer),
 	}, nil
 }
 
@@ -424,6 +479,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			if h.r.process(ctx, msg) {
 				sess.MarkMessage(msg, "")
 			}
+			h.r.obs.Lag(msg.Topic, msg.Partition, claim.HighWaterMarkOffset()-msg.Offset-1)
 		}
 	}
 }
@@ -441,15 +497,20 @@ func (r *Router) process(ctx context.Context, msg *sarama.ConsumerMessage) bool 
 	h, ok := r.cfg.Handlers[m.EventType]
 	if !ok {
 		log.Debug("skipping uninteresting event")
+		r.obs.Consumed(m.Topic, m.EventType, OutcomeIgnored)
 		return true
 	}
 	failures := 0
 	for attempt := 1; ; attempt++ {
-		err := r.call(ctx, log, h, m)
+		outcome := OutcomeHandled
+		start := time.Now()
+		err := r.call(context.WithValue(ctx, outcomeKey{}, &outcome), log, h, m)
+		r.obs.HandlerDuration(m.Topic, m.EventType, time.Since(start))
 		if err == nil {
 			if attempt > 1 {
 				log.Info("event handled after retries", "attempts", attempt)
 			}
+			r.obs.Consumed(m.Topic, m.EventType, outcome)
 			return true
 		}
 		var p *panicError
@@ -463,6 +524,7 @@ func (r *Router) process(ctx context.Context, msg *sarama.ConsumerMessage) bool 
 				return r.deadLetter(ctx, log, m, err.Error(), attempt)
 			}
 		}
+		r.obs.Consumed(m.Topic, m.EventType, OutcomeRetried)
 		d := retry.Backoff(attempt, r.cfg.Backoff, r.cfg.MaxBackoff)
 		log.Warn("handler failed, retrying", "attempt", attempt, "transient", transient, "retry_in", d, "err", err)
 		if !retry.Sleep(ctx, d) {
@@ -546,6 +608,7 @@ func (r *Router) deadLetter(ctx context.Context, log *slog.Logger, m Message, re
 			return false
 		}
 		if err == nil {
+			r.obs.Consumed(m.Topic, m.EventType, OutcomeDeadLettered)
 			log.Error("event dead-lettered", "dead_letter_topic", r.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
 			return true
 		}

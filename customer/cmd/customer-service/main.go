@@ -19,6 +19,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/lifecycle"
+	"github.com/sagaoutbox/platform/commonlib/metrics"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/contracts/customerevents"
@@ -26,6 +27,7 @@ import (
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 	"github.com/sagaoutbox/platform/customer/internal/messaging"
 	"github.com/sagaoutbox/platform/customer/internal/mongostore"
+	"github.com/sagaoutbox/platform/customer/internal/sagametrics"
 	"github.com/sagaoutbox/platform/customer/internal/web"
 	"github.com/sagaoutbox/platform/debezium"
 )
@@ -66,6 +68,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		Produce:   []string{customerevents.Topic},
 		Connector: debezium.Connector,
 		MapError:  web.MapError,
+		Metrics:   metrics.New(), // served at GET /metrics
 	}
 
 	// -------------------------------------------------------------------------
@@ -87,9 +90,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	}
 
 	// -------------------------------------------------------------------------
-	// Core
+	// Core, on the store counting the saga's steps
 
-	svc := customer.NewService(store, mongotx.Now, uuid.NewString)
+	counted, err := sagametrics.New(store, spec.Metrics, store.CountPending)
+	if err != nil {
+		return err
+	}
+	svc := customer.NewService(counted, mongotx.Now, uuid.NewString)
 
 	// -------------------------------------------------------------------------
 	// Kafka: the producer, connected once the broker answers; the relay and
@@ -123,7 +130,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	})
 
 	// -------------------------------------------------------------------------
-	// HTTP: the customer API, /health and /outbox; it answers while Kafka is
+	// HTTP: the customer API, /health, /outbox and /metrics; it answers while Kafka is
 	// still awaited
 
 	api := app.NewAPI(spec, client, out, rel, consumers, log)

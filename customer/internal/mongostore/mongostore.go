@@ -181,3 +181,13 @@ func (s *Store) PendingSince(ctx context.Context, t time.Time) ([]string, error)
 	}
 	return ids, nil
 }
+
+// CountPending counts the registrations pending now (the status index
+// answers it).
+func (s *Store) CountPending(ctx context.Context) (int64, error) {
+	n, err := s.customers.CountDocuments(ctx, bson.M{"status": string(customer.StatusPending)})
+	if err != nil {
+		return 0, fmt.Errorf("count pending customers: %w", err)
+	}
+	return n, nil
+}

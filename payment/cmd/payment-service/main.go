@@ -18,6 +18,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/lifecycle"
+	"github.com/sagaoutbox/platform/commonlib/metrics"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
@@ -27,6 +28,7 @@ import (
 	"github.com/sagaoutbox/platform/payment/internal/messaging"
 	"github.com/sagaoutbox/platform/payment/internal/mongostore"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
+	"github.com/sagaoutbox/platform/payment/internal/sagametrics"
 	"github.com/sagaoutbox/platform/payment/internal/web"
 )
 
@@ -69,6 +71,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		Consume:   []string{customerevents.Topic},
 		Produce:   []string{paymentevents.Topic},
 		Connector: debezium.Connector,
+		Metrics:   metrics.New(), // served at GET /metrics
 	}
 
 	// -------------------------------------------------------------------------
@@ -90,9 +93,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	}
 
 	// -------------------------------------------------------------------------
-	// Core
+	// Core, on the store counting the decisions
 
-	svc := payment.NewService(store, fee, payee, mongotx.Now, uuid.NewString)
+	counted, err := sagametrics.New(store, spec.Metrics)
+	if err != nil {
+		return err
+	}
+	svc := payment.NewService(counted, fee, payee, mongotx.Now, uuid.NewString)
 
 	// -------------------------------------------------------------------------
 	// Kafka: the producer, connected once the broker answers; the relay and
@@ -119,7 +126,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	}
 
 	// -------------------------------------------------------------------------
-	// HTTP: the payment API, /health and /outbox; it answers while Kafka is
+	// HTTP: the payment API, /health, /outbox and /metrics; it answers while Kafka is
 	// still awaited
 
 	api := app.NewAPI(spec, client, out, rel, consumers, log)

@@ -35,9 +35,12 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/lifecycle"
+	"github.com/sagaoutbox/platform/commonlib/metrics"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/relay/internal/autotopic"
 	"github.com/sagaoutbox/platform/relay/internal/configstore"
@@ -124,8 +127,8 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	}
 
 	// -------------------------------------------------------------------------
-	// HTTP: the Kafka Connect REST API; it answers while Kafka is still
-	// awaited
+	// HTTP: the Kafka Connect REST API and GET /metrics; it answers while
+	// Kafka is still awaited
 
 	e := connectapi.New(w, connectapi.Options{
 		Info:        serverInfo(),
@@ -134,6 +137,22 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		Credentials: cfg.Credentials,
 	})
 	testRoutes(e, store) // none outside the end-to-end test's build
+	m := metrics.New()
+	err = m.Register(metrics.RelayCollector(func() []metrics.RelaySource {
+		var out []metrics.RelaySource
+		for _, r := range w.Relays() {
+			out = append(out, metrics.RelaySource{Connector: r.Connector, Database: r.Database, Relay: r.Relay})
+		}
+		return out
+	}))
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	e.Use(m.HTTPMiddleware)
+	// Behind the REST API's Basic authentication when that is on
+	// (Prometheus's scrape config has basic_auth).
+	e.GET("/metrics", echo.WrapHandler(m.Handler()))
 	srv := httpapi.NewServer(e, cfg.HTTPTimeouts)
 	log.Info("kafka connect REST API listening", "addr", ln.Addr().String(), "worker_id", w.ID())
 

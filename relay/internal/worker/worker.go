@@ -484,3 +484,23 @@ func (w *Worker) taskStatus(t *task) State {
 		return State{State: StateUnassigned, WorkerID: w.opts.ID}
 	}
 }
+
+// RunningRelay is one relay the worker runs: a task of a connector.
+type RunningRelay struct {
+	Connector string
+	Database  string
+	Relay     *relay.Relay
+}
+
+// Relays lists the relays running now, for metrics read at scrape time.
+func (w *Worker) Relays() []RunningRelay {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []RunningRelay
+	for _, name := range slices.Sorted(maps.Keys(w.runs)) {
+		for _, t := range w.runs[name].tasks {
+			out = append(out, RunningRelay{Connector: name, Database: t.database, Relay: t.relay})
+		}
+	}
+	return out
+}
