@@ -44,9 +44,9 @@ func TestRegistrationSaga(t *testing.T) {
 			t.Fatalf("customer topic: %d pending and %d registered records for %s, want 1 each", len(pending), len(registered), c.ID)
 		}
 		r := pending[0]
-		if len(r.Headers) != 3 || !strings.HasPrefix(r.Headers[0], "id=") || !strings.HasPrefix(r.Headers[1], "eventType=") ||
-			!strings.HasPrefix(r.Headers[2], "eventId=") || r.header("id") != r.header("eventId") {
-			t.Errorf("headers = %v, want id, eventType, eventId with id == eventId", r.Headers)
+		if len(r.Headers) != 4 || !strings.HasPrefix(r.Headers[0], "id=") || !strings.HasPrefix(r.Headers[1], "eventType=") ||
+			!strings.HasPrefix(r.Headers[2], "eventId=") || !strings.HasPrefix(r.Headers[3], "traceparent=00-") || r.header("id") != r.header("eventId") {
+			t.Errorf("headers = %v, want id, eventType, eventId, traceparent with id == eventId", r.Headers)
 		}
 		var value struct {
 			Customer struct {

@@ -16,6 +16,7 @@ package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"runtime/debug"
@@ -28,6 +29,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/metrics"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 // Relay modes (OUTBOX_RELAY).
@@ -63,6 +65,9 @@ type Config struct {
 	// SoftMemoryLimit is set as the Go runtime's memory limit when
 	// GOMEMLIMIT is unset (0: none).
 	SoftMemoryLimit int64
+	// Tracing says whether spans are exported; the exporter reads the
+	// standard OTEL_* variables itself.
+	Tracing tracing.Config
 }
 
 // DefaultSoftMemoryLimit is the runtime memory limit a service sets when
@@ -94,6 +99,10 @@ func LoadConfig(env *envconfig.Env, name, httpAddr string, interesting []string)
 		StoreWriteQueue:           env.Int("STORE_WRITE_QUEUE", mongotx.DefaultWriteQueue, 1),
 		FailingAfter:              env.Duration("HEALTH_FAILING_AFTER", 30*time.Second),
 		SoftMemoryLimit:           softMemoryLimit(env.String("GOMEMLIMIT", "")),
+		Tracing: tracing.Config{ServiceName: name, Export: tracing.Enabled(func(k string) (string, bool) {
+			v := env.String(k, "")
+			return v, v != ""
+		})},
 	}
 }
 
@@ -125,7 +134,31 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("STORE_HISTORY_SIZE", c.StoreHistory),
 		slog.Int("STORE_WRITE_QUEUE", c.StoreWriteQueue),
 		slog.Duration("HEALTH_FAILING_AFTER", c.FailingAfter),
+		slog.Any("tracing", c.Tracing),
 	)
+}
+
+// NewLogger is the services' text logger on w at cfg.LogLevel; records
+// logged with a context holding a span carry its trace_id and span_id.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	return slog.New(tracing.NewLogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})))
+}
+
+// StartTracing installs the tracer provider cfg.Tracing describes and
+// returns the function that flushes it at shutdown, waiting at most five
+// seconds for an unreachable collector.
+func StartTracing(ctx context.Context, cfg Config, log *slog.Logger) (func(), error) {
+	shutdown, err := tracing.Setup(ctx, cfg.Tracing, log)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			log.Warn("spans not flushed at shutdown", "err", err)
+		}
+	}, nil
 }
 
 func storeName(uri string) string {

@@ -11,6 +11,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
@@ -18,6 +23,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/commonlib/relay"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 // API is the service's HTTP API under Spec.BasePath: the service's routes,
@@ -45,7 +51,7 @@ func NewAPI(spec Spec, store *mongotx.Client, out *outbox.Outbox, rel *Relay, co
 	// Middleware on the echo itself, not the group: group middleware makes
 	// echo add a catch-all route to the group, which answers 404 where a
 	// known path asked with another method is a 405.
-	e.Use(spec.Metrics.HTTPMiddleware, newWorkOnPost)
+	e.Use(spec.Metrics.HTTPMiddleware, traceHTTP, newWorkOnPost)
 	if spec.Metrics != nil {
 		// At the root, where Prometheus looks by default, not under
 		// BasePath; the relay's and outbox's series are read at scrape.
@@ -124,6 +130,37 @@ func (a *API) Run(context.Context) error {
 // ends.
 func (a *API) Shutdown(ctx context.Context) error {
 	return a.server.Shutdown(ctx)
+}
+
+// traceHTTP runs each API request in a server span that continues the
+// caller's W3C traceparent, or starts a trace without one. /health and
+// /metrics are polled too often to be worth a span.
+func traceHTTP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		route := c.Path()
+		if route == "" || strings.HasSuffix(route, "/health") || route == "/metrics" {
+			return next(c)
+		}
+		req := c.Request()
+		ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx, span := tracing.Tracer().Start(ctx, req.Method+" "+route,
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(req.Method), semconv.HTTPRoute(route)))
+		defer span.End()
+		c.SetRequest(req.WithContext(ctx))
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			c.Error(err) // answer now, so the span sees the status
+			status = c.Response().Status
+			span.RecordError(err)
+		}
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		return nil
+	}
 }
 
 // newWorkOnPost marks a POST's transactions as new work (mongotx.NewWork):

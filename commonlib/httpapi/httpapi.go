@@ -90,7 +90,7 @@ func errorHandler(log *slog.Logger, mapErr Mapper) echo.HTTPErrorHandler {
 		}
 		status, p := toProblem(err, mapErr)
 		if status >= 500 {
-			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+			log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 		}
 		if p.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
@@ -177,7 +177,7 @@ func AccessLog(log *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
-			log.Debug("http", "method", c.Request().Method, "uri", c.Request().RequestURI,
+			log.DebugContext(c.Request().Context(), "http", "method", c.Request().Method, "uri", c.Request().RequestURI,
 				"status", c.Response().Status, "took", time.Since(start))
 			return nil
 		}

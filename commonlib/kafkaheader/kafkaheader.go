@@ -14,6 +14,10 @@ const (
 	EventType = "eventType"
 	// EventID is the outbox document's _id again; consumers dedup on it.
 	EventID = "eventId"
+	// Traceparent is the outbox document's traceparent field: the W3C
+	// trace context of the span that wrote the event (empty or absent when
+	// there was none). Consumers continue the trace from it.
+	Traceparent = "traceparent"
 )
 
 // Headers a dead-lettered record carries besides its original ones.

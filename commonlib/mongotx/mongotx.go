@@ -46,8 +46,10 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/mongo/readpref"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx/journal"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 // Options selects and tunes the backend.
@@ -182,6 +184,10 @@ func (c *Client) Transact(ctx context.Context, fn func(ctx context.Context) erro
 		return err
 	}
 	defer c.gate.release(time.Now())
+	// The span is the parent of what the transaction writes (outbox
+	// events take their traceparent from it).
+	ctx, span := tracing.Tracer().Start(ctx, "mongotx.transaction")
+	defer span.End()
 	var stopped error
 	err := c.IClient.UseSession(ctx, func(sc lungo.ISessionContext) error {
 		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (interface{}, error) {
@@ -197,7 +203,10 @@ func (c *Client) Transact(ctx context.Context, fn func(ctx context.Context) erro
 		return err
 	})
 	if stopped != nil && errors.Is(err, errStopRetrying) {
-		return stopped
+		err = stopped
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 	}
 	return err
 }

@@ -20,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 // ErrNoTransaction is returned by Append outside a transaction: an event
@@ -34,6 +35,11 @@ type Event struct {
 	Type          string    `bson:"type"`
 	Payload       any       `bson:"payload"`
 	CreatedAt     time.Time `bson:"createdAt"`
+	// Traceparent is the W3C trace context of the span that wrote the
+	// event (set by Append from its context), null when there was none.
+	// The field is always present: both relays copy it to the traceparent
+	// header, and Debezium fails on a document without a placed field.
+	Traceparent *string `bson:"traceparent"`
 }
 
 // New returns an event with a fresh id and the current time.
@@ -68,11 +74,17 @@ func (o *Outbox) EnsureIndexes(ctx context.Context) error {
 }
 
 // Append inserts events. ctx must belong to a transaction (mongotx.Transact).
+// Events without a Traceparent get ctx's span context, so the trace goes on
+// with whoever consumes them.
 func (o *Outbox) Append(ctx context.Context, events ...Event) error {
 	if !mongotx.InTransaction(ctx) {
 		return ErrNoTransaction
 	}
+	tp := tracing.Traceparent(ctx)
 	for _, e := range events {
+		if e.Traceparent == nil && tp != "" {
+			e.Traceparent = &tp
+		}
 		if e.Payload == nil {
 			return fmt.Errorf("outbox: event %s of type %s has no payload", e.ID, e.Type)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 const collection = "test-events"
@@ -57,6 +58,32 @@ func TestIntegrationOutbox(t *testing.T) {
 			}
 			return s, o
 		}
+
+		t.Run("Append writes the trace context, null without one", func(t *testing.T) {
+			const tp = "00-4bf92f3577b34da6a1a2b3c4d5e6f708-00f067aa0ba902b7-01"
+			tests := []struct {
+				name string
+				ctx  context.Context
+				want any
+			}{
+				{"in a span", tracing.WithTraceparent(ctx, tp), tp},
+				{"no span", ctx, nil},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					s, o := open(t)
+					e := outbox.New("customer", "c1", "CustomerPendingRegistrationEvent", map[string]any{"id": "c1"})
+					if err := s.Transact(tc.ctx, func(ctx context.Context) error { return o.Append(ctx, e) }); err != nil {
+						t.Fatal(err)
+					}
+					docs := stored(t, s)
+					got, present := docs[0]["traceparent"]
+					if !present || got != tc.want {
+						t.Errorf("traceparent = %v (present %v), want %v (present)", got, present, tc.want)
+					}
+				})
+			}
+		})
 
 		t.Run("Append in a transaction stores the events in Debezium's shape", func(t *testing.T) {
 			s, o := open(t)

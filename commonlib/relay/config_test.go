@@ -33,7 +33,7 @@ func TestParseShippedConnector(t *testing.T) {
 		{"key field", cfg.KeyField, "aggregateId"},
 		{"payload field", cfg.PayloadField, "payload"},
 		{"timestamp field", cfg.TimestampField, ""},
-		{"placements", cfg.Placements, []Placement{{"type", "header", "eventType"}, {"_id", "header", "eventId"}}},
+		{"placements", cfg.Placements, []Placement{{"type", "header", "eventType"}, {"_id", "header", "eventId"}, {"traceparent", "header", "traceparent"}}},
 		{"expand", cfg.ExpandJSONPayload, true},
 		{"tombstones", cfg.TombstoneOnEmptyPayload, false},
 		{"invalid operations", cfg.InvalidOperationBehavior, "warn"},

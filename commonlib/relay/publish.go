@@ -11,9 +11,13 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/retry"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 // batch is what one publish step sends, parks and records.
@@ -56,9 +60,11 @@ func (r *Relay) add(b *batch, coll string, doc bson.Raw, now time.Time) {
 // parking fails.
 func (r *Relay) publish(ctx context.Context, b batch) error {
 	if len(b.msgs) > 0 {
+		began := time.Now()
 		if err := r.send(ctx, b.msgs); err != nil {
 			return err
 		}
+		traceSent(b.msgs, began)
 		r.count(func(s *Stats) { s.Published += int64(len(b.msgs)) })
 		r.noteHealthy()
 	}
@@ -75,6 +81,40 @@ func (r *Relay) publish(ctx context.Context, b batch) error {
 		r.count(func(s *Stats) { s.PublishedThrough = b.newest })
 	}
 	return nil
+}
+
+// traceSent records a producer span per record that carries a trace
+// context, from the batch's first send to Kafka's acknowledgement, as a
+// child of the span that wrote the event. The record's traceparent header
+// stays the document's, as Debezium leaves it: consumers are children of
+// the writer, siblings of this span.
+func traceSent(msgs []*sarama.ProducerMessage, began time.Time) {
+	for _, m := range msgs {
+		var tp, id string
+		for _, h := range m.Headers {
+			switch string(h.Key) {
+			case kafkaheader.Traceparent:
+				tp = string(h.Value)
+			case kafkaheader.ID:
+				id = string(h.Value)
+			}
+		}
+		ctx := tracing.WithTraceparent(context.Background(), tp)
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			continue // no trace to add to: a span here would start a trace of its own
+		}
+		_, span := tracing.Tracer().Start(ctx, m.Topic+" publish",
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithTimestamp(began),
+			trace.WithAttributes(
+				semconv.MessagingSystemKafka,
+				semconv.MessagingOperationTypeSend,
+				semconv.MessagingOperationName("publish"),
+				semconv.MessagingDestinationName(m.Topic),
+				semconv.MessagingMessageID(id),
+			))
+		span.End()
+	}
 }
 
 // send retries the same records until Kafka acknowledges all of them or

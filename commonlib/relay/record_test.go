@@ -153,6 +153,7 @@ func TestRecordGolden(t *testing.T) {
 
 	// event builds an outbox document as outbox.Append writes it, with
 	// extra top-level fields that must not reach the value.
+	const tp = "00-4bf92f3577b34da6a1a2b3c4d5e6f708-00f067aa0ba902b7-01"
 	event := func(id any, aggType, aggID any, payload any) bson.D {
 		return bson.D{
 			{Key: "_id", Value: id},
@@ -161,6 +162,7 @@ func TestRecordGolden(t *testing.T) {
 			{Key: "type", Value: "CustomerPendingRegistrationEvent"},
 			{Key: "payload", Value: payload},
 			{Key: "createdAt", Value: primitive.NewDateTimeFromTime(created)},
+			{Key: "traceparent", Value: tp},
 			{Key: "_class", Value: "com.example.Outbox"},
 		}
 	}
@@ -180,7 +182,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   []byte("c-42"),
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 			golden: "all-types.json",
 		},
@@ -194,7 +196,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   []byte("c-42"),
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 			golden: "customer-registered.json",
 		},
@@ -204,7 +206,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.payment",
 			wantKey:   []byte(oidHex),
 			wantHeaders: []header{
-				{"id", oidHex}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", oidHex},
+				{"id", oidHex}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", oidHex}, {"traceparent", tp},
 			},
 			golden: "objectid-event.json",
 		},
@@ -214,7 +216,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.CustomerVIP",
 			wantKey:   []byte("c-42"),
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 			golden: "",
 		},
@@ -224,7 +226,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   []byte("42"),
 			wantHeaders: []header{
-				{"id", "7"}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", "7"},
+				{"id", "7"}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", "7"}, {"traceparent", tp},
 			},
 		},
 		{
@@ -233,7 +235,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   nil,
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 		},
 		{
@@ -242,7 +244,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   []byte("c-42"),
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 			golden: "string-payload.json",
 		},
@@ -252,7 +254,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   []byte("c-42"),
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 			golden: "null-payload.json",
 		},
@@ -266,7 +268,7 @@ func TestRecordGolden(t *testing.T) {
 			wantTopic: "outbox.event.customer",
 			wantKey:   []byte("c-42"),
 			wantHeaders: []header{
-				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid},
+				{"id", uuid}, {"eventType", "CustomerPendingRegistrationEvent"}, {"eventId", uuid}, {"traceparent", tp},
 			},
 			golden: "array-of-documents.json",
 		},
@@ -337,6 +339,7 @@ func TestRecordUnroutable(t *testing.T) {
 			{Key: "aggregateType", Value: "customer"},
 			{Key: "aggregateId", Value: "c-1"},
 			{Key: "type", Value: "CustomerCreated"},
+			{Key: "traceparent", Value: nil},
 			{Key: "payload", Value: bson.D{{Key: "x", Value: int32(1)}}},
 		}, drop, set...)
 	}
@@ -351,6 +354,7 @@ func TestRecordUnroutable(t *testing.T) {
 	}{
 		{"missing payload", base("payload"), `no payload field "payload"`},
 		{"missing aggregateType", base("aggregateType"), `no "aggregateType" field`},
+		{"missing traceparent (Debezium fails on a placed field the document lacks)", base("traceparent"), `no field "traceparent" for the traceparent header`},
 		{"numeric aggregateType", base("", bson.E{Key: "aggregateType", Value: int32(3)}), `"aggregateType" is a int32, not a string`},
 		{"null aggregateType", base("", bson.E{Key: "aggregateType", Value: nil}), `"aggregateType" is null`},
 		{"document aggregateType", base("", bson.E{Key: "aggregateType", Value: bson.D{{Key: "a", Value: "b"}}}), `not a string`},
@@ -414,6 +418,7 @@ func TestRecordArrays(t *testing.T) {
 			{Key: "aggregateType", Value: "customer"},
 			{Key: "aggregateId", Value: "c-1"},
 			{Key: "type", Value: "CustomerCreated"},
+			{Key: "traceparent", Value: nil},
 			{Key: "payload", Value: payload},
 		})
 	}
@@ -525,6 +530,7 @@ func TestRecordSettings(t *testing.T) {
 			{Key: "aggregateType", Value: "customer"},
 			{Key: "aggregateId", Value: "c-1"},
 			{Key: "type", Value: "CustomerCreated"},
+			{Key: "traceparent", Value: nil},
 			{Key: "payload", Value: "  "},
 			{Key: "at", Value: int64(1700000000123)},
 		}
@@ -623,6 +629,7 @@ func TestRecordKey(t *testing.T) {
 			{Key: "_id", Value: "e-1"},
 			{Key: "aggregateType", Value: "customer"},
 			{Key: "type", Value: "CustomerCreated"},
+			{Key: "traceparent", Value: nil},
 			{Key: "payload", Value: bson.D{}},
 		}
 		return marshal(t, append(d, extra...))
@@ -664,6 +671,7 @@ func TestRecordUnroutableSettings(t *testing.T) {
 			{Key: "aggregateType", Value: aggregateType},
 			{Key: "aggregateId", Value: "c-1"},
 			{Key: "type", Value: "CustomerCreated"},
+			{Key: "traceparent", Value: nil},
 			{Key: "payload", Value: bson.D{}},
 		}
 		return marshal(t, append(d, extra...))

@@ -220,7 +220,7 @@ func checkRecordsOn(t *testing.T, records []*sarama.ConsumerMessage, events []ou
 	lastSeq := map[string]int32{} // per aggregate, first deliveries only
 	for _, m := range records {
 		keys, h := headerMap(m)
-		if want := []string{"id", "eventType", "eventId"}; !slices.Equal(keys, want) {
+		if want := []string{"id", "eventType", "eventId", "traceparent"}; !slices.Equal(keys, want) {
 			t.Errorf("record at %d/%d: header keys = %q, want %q", m.Partition, m.Offset, keys, want)
 		}
 		e, ok := byID[h["eventId"]]
@@ -687,6 +687,7 @@ func TestRelayParksUnroutable(t *testing.T) {
 			{Key: "type", Value: "CustomerUpdated"},
 			{Key: "payload", Value: bson.D{{Key: "customerId", Value: "c-9"}}},
 			{Key: "createdAt", Value: time.Now()},
+			{Key: "traceparent", Value: nil},
 		}, drop, set...)
 	}
 	// Already in the outbox at the first start: parked by the sweep.

@@ -33,10 +33,15 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
 	"github.com/sagaoutbox/platform/commonlib/kafkaheader"
 	"github.com/sagaoutbox/platform/commonlib/retry"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
 // Defaults for the zero values of Config.
@@ -489,14 +494,18 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 // dead-lettered, so that the partition's next owner gets it again.
 func (r *Router) process(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 	m := toMessage(msg)
+	ctx, span := r.startSpan(ctx, m)
+	defer span.End()
 	log := r.log.With("topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
 		"event_type", m.EventType, "event_id", m.EventID)
+	log = log.With(tracing.LogAttrs(span.SpanContext())...)
 	if reason := missingHeaders(m); reason != "" {
 		return r.deadLetter(ctx, log, m, reason, 0)
 	}
 	h, ok := r.cfg.Handlers[m.EventType]
 	if !ok {
 		log.Debug("skipping uninteresting event")
+		span.SetAttributes(OutcomeAttribute.String(OutcomeIgnored))
 		r.obs.Consumed(m.Topic, m.EventType, OutcomeIgnored)
 		return true
 	}
@@ -510,6 +519,7 @@ func (r *Router) process(ctx context.Context, msg *sarama.ConsumerMessage) bool 
 			if attempt > 1 {
 				log.Info("event handled after retries", "attempts", attempt)
 			}
+			span.SetAttributes(OutcomeAttribute.String(outcome))
 			r.obs.Consumed(m.Topic, m.EventType, outcome)
 			return true
 		}
@@ -533,6 +543,37 @@ func (r *Router) process(ctx context.Context, msg *sarama.ConsumerMessage) bool 
 		}
 	}
 }
+
+// startSpan starts the consumer span of m: a child of the span whose
+// context the record's traceparent header carries (a new trace without
+// one), so the handler's outbox events carry the trace on.
+func (r *Router) startSpan(ctx context.Context, m Message) (context.Context, trace.Span) {
+	if tp, ok := m.Header(kafkaheader.Traceparent); ok {
+		ctx = tracing.WithTraceparent(ctx, string(tp))
+	}
+	return tracing.Tracer().Start(ctx, m.Topic+" process",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			semconv.MessagingSystemKafka,
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"),
+			semconv.MessagingDestinationName(m.Topic),
+			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m.Partition))),
+			semconv.MessagingKafkaOffset(int(m.Offset)),
+			semconv.MessagingConsumerGroupName(r.cfg.Group),
+			semconv.MessagingMessageID(m.EventID),
+			semconv.MessagingKafkaMessageKey(string(m.Key)),
+			EventTypeAttribute.String(m.EventType),
+		))
+}
+
+// EventTypeAttribute is the span attribute naming a record's eventType
+// header; messaging semantic conventions have none for it.
+const EventTypeAttribute = attribute.Key("messaging.message.event_type")
+
+// OutcomeAttribute is the span attribute holding a record's outcome
+// (OutcomeHandled, OutcomeDuplicate, ...).
+const OutcomeAttribute = attribute.Key("outbox.consumer.outcome")
 
 // call runs h on a context that outlives ctx's cancellation, so shutdown
 // does not abort a handler half-way, and turns a panic into an error.
@@ -575,6 +616,9 @@ var dltHeaders = []string{
 // deadLetter produces m to the dead-letter topic, retrying with backoff
 // until it is stored, and reports false if ctx ended first.
 func (r *Router) deadLetter(ctx context.Context, log *slog.Logger, m Message, reason string, attempts int) bool {
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(OutcomeAttribute.String(OutcomeDeadLettered))
+	span.SetStatus(codes.Error, "dead-lettered: "+reason)
 	pm := &sarama.ProducerMessage{Topic: r.cfg.DeadLetterTopic, Value: sarama.ByteEncoder(m.Value)}
 	if m.Key != nil {
 		pm.Key = sarama.ByteEncoder(m.Key)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -56,8 +55,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	if err := env.Err(); err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := app.NewLogger(cfg, stderr)
 	log.Info("starting", "config", cfg)
+	stopTracing, err := app.StartTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // last: the spans of the shutdown are flushed too
 	log.Info("saga settings", "DEADLOCK_TIMEOUT", deadLockTimeout, "DEADLOCK_CHECK_INTERVAL", deadLockCheck)
 	spec := app.Spec{
 		Config:    cfg,

@@ -68,7 +68,7 @@ func (h *Handlers) outcome(next router.Handler) router.Handler {
 		case err == nil, router.IsPermanent(err):
 			return err
 		case errors.Is(err, customer.ErrRegistrationEnded):
-			h.log.Info("registration already ended, event ignored", "eventId", m.EventID, "eventType", m.EventType)
+			h.log.InfoContext(ctx, "registration already ended, event ignored", "eventId", m.EventID, "eventType", m.EventType)
 			return nil
 		case errors.Is(err, customer.ErrNotFound):
 			return router.Permanent(err)

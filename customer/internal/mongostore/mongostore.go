@@ -18,6 +18,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
+	"github.com/sagaoutbox/platform/commonlib/tracing"
 	"github.com/sagaoutbox/platform/contracts/customerevents"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 )
@@ -66,6 +67,10 @@ type customerDoc struct {
 	CreatedAt     time.Time `bson:"createdAt"`
 	UpdatedAt     time.Time `bson:"updatedAt"`
 	Version       int64     `bson:"version"`
+	// Traceparent is the trace context that created the registration:
+	// events written later outside any span (the dead-lock detection)
+	// carry it, so that path stays in the registration's trace.
+	Traceparent string `bson:"traceparent,omitempty"`
 }
 
 type cardDoc struct {
@@ -122,7 +127,9 @@ func toOutbox(customerID string, evts []customer.Event) []outbox.Event {
 // Create inserts a customer and its events in one transaction.
 func (s *Store) Create(ctx context.Context, c customer.Customer, evts ...customer.Event) error {
 	return s.client.Transact(ctx, func(ctx context.Context) error {
-		if _, err := s.customers.InsertOne(ctx, toDoc(c)); err != nil {
+		d := toDoc(c)
+		d.Traceparent = tracing.Traceparent(ctx)
+		if _, err := s.customers.InsertOne(ctx, d); err != nil {
 			return fmt.Errorf("insert customer: %w", err)
 		}
 		return s.outbox.Append(ctx, toOutbox(c.ID, evts)...)
@@ -133,14 +140,23 @@ func (s *Store) Create(ctx context.Context, c customer.Customer, evts ...custome
 // aggregate.Update's rule: written only when fn returns events. The version
 // check makes a concurrent update fail instead of being lost.
 func (s *Store) Update(ctx context.Context, id string, fn func(*customer.Customer) ([]customer.Event, error)) error {
+	inSpan := tracing.Traceparent(ctx) != ""
 	err := s.docs.Update(ctx, "customer "+id, bson.M{"_id": id}, func(d *customerDoc) ([]outbox.Event, error) {
 		c := fromDoc(*d)
 		evts, err := fn(&c)
 		if err != nil {
 			return nil, err
 		}
+		tp := d.Traceparent
 		*d = toDoc(c)
-		return toOutbox(id, evts), nil
+		d.Traceparent = tp
+		out := toOutbox(id, evts)
+		if !inSpan && tp != "" {
+			for i := range out {
+				out[i].Traceparent = &tp
+			}
+		}
+		return out, nil
 	})
 	if errors.Is(err, aggregate.ErrNotFound) {
 		return fmt.Errorf("%w: %s", customer.ErrNotFound, id)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,8 +59,13 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	if err := env.Err(); err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := app.NewLogger(cfg, stderr)
 	log.Info("starting", "config", cfg)
+	stopTracing, err := app.StartTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // last: the spans of the shutdown are flushed too
 	log.Info("payment settings", "AUTHORIZATION_FEE", fee.String(), "COMPANY_NAME", payee.Name, "COMPANY_BANK_NAME", payee.BankName)
 	spec := app.Spec{
 		Config:    cfg,

@@ -52,7 +52,7 @@ func (h *Handlers) Routes() map[string]router.Handler {
 				Balance:    c.Card.Balance,
 			})
 			if err == nil {
-				h.log.Info("registration payment decided", "customerId", c.ID, "status", decided.Status, "reason", decided.Reason)
+				h.log.InfoContext(ctx, "registration payment decided", "customerId", c.ID, "status", decided.Status, "reason", decided.Reason)
 			}
 			return err
 		}))),
@@ -62,7 +62,7 @@ func (h *Handlers) Routes() map[string]router.Handler {
 			}
 			reverted, err := h.svc.Revert(ctx, p.CustomerID, customerevents.ReasonRegistrationDeadLock)
 			if err == nil {
-				h.log.Info("dead-locked registration cleaned up", "customerId", p.CustomerID, "reverted", reverted)
+				h.log.InfoContext(ctx, "dead-locked registration cleaned up", "customerId", p.CustomerID, "reverted", reverted)
 			}
 			return err
 		}))),
@@ -79,7 +79,7 @@ func (h *Handlers) outcome(next router.Handler) router.Handler {
 		case err == nil, router.IsPermanent(err):
 			return err
 		case errors.Is(err, payment.ErrAlreadyDecided):
-			h.log.Info("registration payment already decided, event ignored", "eventId", m.EventID, "eventType", m.EventType)
+			h.log.InfoContext(ctx, "registration payment already decided, event ignored", "eventId", m.EventID, "eventType", m.EventType)
 			return nil
 		}
 		return fmt.Errorf("%s %s: %w", m.EventType, m.EventID, err)
