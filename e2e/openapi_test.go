@@ -99,13 +99,27 @@ func TestOpenAPI(t *testing.T) {
 		return nil
 	})
 
+	// A registration stuck while payment-service is down, failed by an
+	// operator: the fail action answers 200 for it again (idempotent).
+	p.payment.Stop(t)
+	stuck := p.register(blueprintBody)
+	if status, _ := v.do(t, exchange{method: "POST", path: "/customer-service/customers/{id}/fail", params: map[string]string{"id": stuck.ID}, valid: true}); status != 200 {
+		t.Fatalf("fail a pending registration: %d", status)
+	}
+	p.startPayment()
+	ids := map[string]string{"/customer-service/customers/{id}/fail": stuck.ID}
+
 	t.Run("every documented operation answers", func(t *testing.T) {
 		for _, path := range doc.Paths.InMatchingOrder() {
 			item := doc.Paths.Value(path)
 			for _, method := range sortedKeys(item.Operations()) {
 				op := item.Operations()[method]
 				t.Run(method+" "+path, func(t *testing.T) {
-					x := exchange{method: method, path: path, params: map[string]string{"id": c.ID, "customerId": c.ID}, valid: true}
+					id := c.ID
+					if other, ok := ids[path]; ok {
+						id = other
+					}
+					x := exchange{method: method, path: path, params: map[string]string{"id": id, "customerId": c.ID}, valid: true}
 					if op.RequestBody != nil {
 						media := op.RequestBody.Value.Content.Get("application/json")
 						if media == nil || media.Example == nil {
@@ -137,6 +151,12 @@ func TestOpenAPI(t *testing.T) {
 		{"happy-path registration",
 			exchange{method: "POST", path: "/customer-service/customers", contentType: "application/json", body: blueprintBody, valid: true},
 			201, "", nil},
+		{"failing a registration that succeeded",
+			exchange{method: "POST", path: "/customer-service/customers/{id}/fail", params: map[string]string{"id": c.ID}, valid: true},
+			409, "REGISTRATION_ENDED", nil},
+		{"registrations of an unknown status",
+			exchange{method: "GET", path: "/customer-service/registrations", params: map[string]string{"status": "DONE", "limit": "0"}},
+			400, "INVALID_INPUT", []string{"status", "limit"}},
 		{"registration with a trailing slash",
 			exchange{method: "POST", path: "/customer-service/customers/", contentType: "application/json; charset=utf-8", body: blueprintBody, valid: true},
 			201, "", nil},

@@ -18,7 +18,7 @@ import (
 
 // message is a delivery of event eventID.
 func message(eventID string) router.Message {
-	return router.Message{EventID: eventID, EventType: "SomethingHappened"}
+	return router.Message{EventID: eventID, EventType: "SomethingHappened", Key: []byte("agg-1"), Topic: "outbox.event.test", Partition: 2, Offset: 41}
 }
 
 // TestIntegrationInbox runs the inbox contract on every backend: the
@@ -48,7 +48,7 @@ func TestIntegrationInbox(t *testing.T) {
 			out := outbox.Open(cl.DB, "test-events")
 
 			runs := 0
-			consume := inbox.ConsumeOnce(in, cl, nil)(func(ctx context.Context, m router.Message) error {
+			consume := inbox.ConsumeOnce(in, cl, nil, nil)(func(ctx context.Context, m router.Message) error {
 				runs++
 				// A store method opening its own transaction joins this one.
 				return cl.Transact(ctx, func(ctx context.Context) error {
@@ -64,12 +64,26 @@ func TestIntegrationInbox(t *testing.T) {
 			if runs != 1 {
 				t.Fatalf("the handler ran %d times for one event delivered twice, want 1", runs)
 			}
+			recs, err := in.ForSubject(ctx, "agg-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 1 {
+				t.Fatalf("ForSubject: %d records, want 1: %+v", len(recs), recs)
+			}
+			if r := recs[0]; r.EventID != "e1" || r.EventType != "SomethingHappened" || r.Topic != "outbox.event.test" ||
+				r.Partition != 2 || r.Offset != 41 || r.Duplicates != 1 || r.LastDuplicateAt == nil || r.ConsumedAt.IsZero() {
+				t.Fatalf("ForSubject: got %+v, want e1 read from outbox.event.test/2@41 with one duplicate counted", r)
+			}
+			if other, err := in.ForSubject(ctx, "agg-2"); err != nil || len(other) != 0 {
+				t.Fatalf("ForSubject of another key: %+v, %v; want none", other, err)
+			}
 			if n, err := out.Count(ctx); err != nil || n != 1 {
 				t.Fatalf("outbox holds %d events after a redelivery (%v), want 1", n, err)
 			}
 
 			failing := errors.New("handler failed")
-			err := inbox.ConsumeOnce(in, cl, nil)(func(context.Context, router.Message) error { return failing })(ctx, message("e2"))
+			err = inbox.ConsumeOnce(in, cl, nil, nil)(func(context.Context, router.Message) error { return failing })(ctx, message("e2"))
 			if !errors.Is(err, failing) {
 				t.Fatalf("got %v, want the handler's error", err)
 			}
@@ -96,7 +110,7 @@ func TestIntegrationInbox(t *testing.T) {
 			cl, in := open(t)
 			out := outbox.Open(cl.DB, "test-events")
 			const deliveries = 3
-			consume := inbox.ConsumeOnce(in, cl, nil)(func(ctx context.Context, m router.Message) error {
+			consume := inbox.ConsumeOnce(in, cl, nil, nil)(func(ctx context.Context, m router.Message) error {
 				return out.Append(ctx, outbox.New("test", "agg-1", "Reacted", map[string]string{"to": m.EventID}))
 			})
 			errs := make(chan error, deliveries)
@@ -115,7 +129,7 @@ func TestIntegrationInbox(t *testing.T) {
 
 		t.Run("Record refuses to run outside a transaction", func(t *testing.T) {
 			_, in := open(t)
-			if err := in.Record(ctx, "e1", "X"); !errors.Is(err, inbox.ErrNoTransaction) {
+			if err := in.Record(ctx, inbox.Consumed{EventID: "e1", EventType: "X"}); !errors.Is(err, inbox.ErrNoTransaction) {
 				t.Errorf("got %v, want ErrNoTransaction", err)
 			}
 			if seen(t, in, "e1") {
@@ -127,7 +141,7 @@ func TestIntegrationInbox(t *testing.T) {
 			cl, in := open(t)
 			boom := errors.New("boom")
 			err := cl.Transact(ctx, func(ctx context.Context) error {
-				if err := in.Record(ctx, "e1", "X"); err != nil {
+				if err := in.Record(ctx, inbox.Consumed{EventID: "e1", EventType: "X"}); err != nil {
 					return err
 				}
 				return boom
@@ -152,7 +166,9 @@ func TestIntegrationInbox(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := cl.Transact(ctx, func(ctx context.Context) error { return in.Record(ctx, "fresh", "X") }); err != nil {
+			if err := cl.Transact(ctx, func(ctx context.Context) error {
+				return in.Record(ctx, inbox.Consumed{EventID: "fresh", EventType: "X"})
+			}); err != nil {
 				t.Fatal(err)
 			}
 			// Strictly before: the record consumed at the cut-off stays.
@@ -170,7 +186,7 @@ func TestIntegrationInbox(t *testing.T) {
 			}
 			// Past its retention an event counts as new again.
 			ran := false
-			err = inbox.ConsumeOnce(in, cl, nil)(func(context.Context, router.Message) error { ran = true; return nil })(ctx, message("old0"))
+			err = inbox.ConsumeOnce(in, cl, nil, nil)(func(context.Context, router.Message) error { ran = true; return nil })(ctx, message("old0"))
 			if err != nil || !ran {
 				t.Errorf("ConsumeOnce of a cleaned-up event: %v (handler ran: %v), want it handled", err, ran)
 			}

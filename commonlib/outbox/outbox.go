@@ -64,9 +64,13 @@ func Open(db lungo.IDatabase, name string) *Outbox {
 	return &Outbox{coll: db.Collection(name)}
 }
 
-// EnsureIndexes creates the index the retention purge uses.
+// EnsureIndexes creates the indexes of the retention purge and of
+// ForAggregate.
 func (o *Outbox) EnsureIndexes(ctx context.Context) error {
-	_, err := o.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "createdAt", Value: 1}}})
+	_, err := o.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "createdAt", Value: 1}}},
+		{Keys: bson.D{{Key: "aggregateId", Value: 1}}},
+	})
 	if err != nil {
 		return fmt.Errorf("outbox %s: create index: %w", o.coll.Name(), err)
 	}
@@ -93,6 +97,36 @@ func (o *Outbox) Append(ctx context.Context, events ...Event) error {
 		}
 	}
 	return nil
+}
+
+// Written is an event as ForAggregate lists it, without its payload.
+type Written struct {
+	ID            string    `bson:"_id"`
+	AggregateType string    `bson:"aggregateType"`
+	AggregateID   string    `bson:"aggregateId"`
+	Type          string    `bson:"type"`
+	CreatedAt     time.Time `bson:"createdAt"`
+}
+
+// ForAggregate lists the events of one aggregate still in the outbox, oldest
+// first: what this service announced about it. Events older than the
+// retention are purged.
+func (o *Outbox) ForAggregate(ctx context.Context, aggregateID string) ([]Written, error) {
+	cur, err := o.coll.Find(ctx, bson.M{"aggregateId": aggregateID}, options.Find().
+		SetSort(bson.D{{Key: "createdAt", Value: 1}}).
+		SetProjection(bson.M{"payload": 0, "traceparent": 0}).
+		SetLimit(1000))
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: find events of %s: %w", o.coll.Name(), aggregateID, err)
+	}
+	var out []Written
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("outbox %s: read events of %s: %w", o.coll.Name(), aggregateID, err)
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, nil
 }
 
 // Purge deletes events created before t and returns how many it deleted.

@@ -158,6 +158,37 @@ func TestIntegrationOutbox(t *testing.T) {
 			}
 		})
 
+		t.Run("ForAggregate lists one aggregate's events oldest first", func(t *testing.T) {
+			s, o := open(t)
+			now := mongotx.Now()
+			var evts []outbox.Event
+			for i, agg := range []string{"a", "b", "a", "a"} {
+				e := outbox.New("x", agg, fmt.Sprintf("E%d", i), map[string]int{"i": i})
+				e.CreatedAt = now.Add(-time.Duration(i) * time.Minute) // newest first on purpose
+				evts = append(evts, e)
+			}
+			if err := s.Transact(ctx, func(ctx context.Context) error { return o.Append(ctx, evts...) }); err != nil {
+				t.Fatal(err)
+			}
+			got, err := o.ForAggregate(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, w := range got {
+				if w.AggregateID != "a" || w.AggregateType != "x" || w.ID == "" || w.CreatedAt.IsZero() {
+					t.Errorf("ForAggregate returned %+v", w)
+				}
+				types = append(types, w.Type)
+			}
+			if fmt.Sprint(types) != "[E3 E2 E0]" {
+				t.Errorf("ForAggregate(a) = %v, want [E3 E2 E0] (oldest first)", types)
+			}
+			if none, err := o.ForAggregate(ctx, "c"); err != nil || len(none) != 0 {
+				t.Errorf("ForAggregate(c) = %v, %v; want none", none, err)
+			}
+		})
+
 		t.Run("Purge deletes events created before t", func(t *testing.T) {
 			s, o := open(t)
 			now := mongotx.Now()

@@ -291,7 +291,7 @@ func TestRelayPublishesOutbox(t *testing.T) {
 	// and the domain collection.
 	db := client.Database(testDB)
 	err := client.Transact(ctx, func(ctx context.Context) error {
-		if err := inbox.Open(db).Record(ctx, uuid.NewString(), "PaymentAccepted"); err != nil {
+		if err := inbox.Open(db).Record(ctx, inbox.Consumed{EventID: uuid.NewString(), EventType: "PaymentAccepted"}); err != nil {
 			return err
 		}
 		if _, err := db.Collection("audit").InsertOne(ctx, bson.D{{Key: "aggregateType", Value: "audit"}, {Key: "payload", Value: bson.D{}}}); err != nil {

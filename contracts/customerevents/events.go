@@ -24,6 +24,10 @@ const (
 	CustomerNotRegistered        = "CustomerNotRegisteredEvent"
 	CustomerRegistrationDeadLock = "CustomerRegistrationDeadLockEvent"
 	ReasonRegistrationDeadLock   = "REGISTRATION_DEAD_LOCK_DETECTED"
+	// ReasonFailedByOperator is the reason of a registration an operator
+	// ended (POST /customer-service/customers/{id}/fail): the dead-lock
+	// path, started by hand.
+	ReasonFailedByOperator = "REGISTRATION_FAILED_BY_OPERATOR"
 )
 
 // Customer is the customer as events carry it. The card number is masked:
@@ -64,10 +68,22 @@ type NotRegistered struct {
 }
 
 // RegistrationDeadLock is the payload of CustomerRegistrationDeadLockEvent:
-// the registration waited too long and was failed; whatever the payment side
-// did for it must be reverted.
+// the registration waited too long, or an operator ended it, and was
+// failed; whatever the payment side did for it must be reverted.
 type RegistrationDeadLock struct {
 	CustomerID string `json:"customerId" bson:"customerId"`
 	Name       string `json:"name" bson:"name"`
 	Card       Card   `json:"card" bson:"card"`
+	// Reason is why it was failed: ReasonRegistrationDeadLock or
+	// ReasonFailedByOperator. Events written before the field existed
+	// have none; read them as ReasonRegistrationDeadLock (RevertReason).
+	Reason string `json:"reason,omitempty" bson:"reason,omitempty"`
+}
+
+// RevertReason is the reason to record on the reverted payment.
+func (d RegistrationDeadLock) RevertReason() string {
+	if d.Reason == "" {
+		return ReasonRegistrationDeadLock
+	}
+	return d.Reason
 }

@@ -9,7 +9,11 @@
 // values; producer and consumer tests both read them.
 package paymentevents
 
-import "github.com/sagaoutbox/platform/commonlib/money"
+import (
+	"encoding/json"
+
+	"github.com/sagaoutbox/platform/commonlib/money"
+)
 
 // AggregateType routes payment events to the Topic.
 const AggregateType = "payment"
@@ -72,4 +76,17 @@ type AuthorizationReverted struct {
 	CustomerID string  `json:"customerId" bson:"customerId"`
 	Reason     string  `json:"reason" bson:"reason"`
 	Payment    Payment `json:"payment" bson:"payment"`
+}
+
+// CustomerIDOf returns the customerId of a payment event's Kafka value
+// (every payload has one at its top level), "" when it has none or is not
+// JSON.
+func CustomerIDOf(value []byte) string {
+	var v struct {
+		CustomerID string `json:"customerId"`
+	}
+	if json.Unmarshal(value, &v) != nil {
+		return ""
+	}
+	return v.CustomerID
 }

@@ -52,5 +52,6 @@ var Samples = map[string]any{
 	},
 	customerevents.CustomerRegistrationDeadLock: customerevents.RegistrationDeadLock{
 		CustomerID: CustomerID, Name: "John Doe", Card: customer("", "").Card,
+		Reason: customerevents.ReasonRegistrationDeadLock,
 	},
 }

@@ -100,7 +100,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	if err != nil {
 		return err
 	}
-	svc := customer.NewService(counted, mongotx.Now, uuid.NewString)
+	svc := customer.NewService(counted, deadLockTimeout, mongotx.Now, uuid.NewString)
 
 	// -------------------------------------------------------------------------
 	// Kafka: the producer, connected once the broker answers; the relay and
@@ -126,7 +126,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 		return err
 	}
 	sched.Every("dead-lock-detection", deadLockCheck, func(ctx context.Context) error {
-		n, err := svc.DetectDeadLocks(ctx, deadLockTimeout)
+		n, err := svc.DetectDeadLocks(ctx)
 		if n > 0 {
 			log.Warn("registration dead-locks failed", "count", n, "timeout", deadLockTimeout)
 		}
@@ -138,7 +138,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	// still awaited
 
 	api := app.NewAPI(spec, client, out, rel, consumers, log)
-	web.Routes(api.Group, svc)
+	web.Routes(api.Group, svc, app.Timeline{Service: name, Outbox: out, Inbox: in, Retention: cfg.Retention()})
 	if err := api.Listen(); err != nil {
 		return err
 	}

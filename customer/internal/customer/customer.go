@@ -22,6 +22,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/validation"
 	"github.com/sagaoutbox/platform/contracts/customerevents"
+	"github.com/sagaoutbox/platform/contracts/paymentevents"
 )
 
 // Status is where a customer's registration stands.
@@ -259,18 +260,44 @@ type Store interface {
 	Get(ctx context.Context, id string) (Customer, error)
 	// PendingSince lists ids of registrations pending since before t.
 	PendingSince(ctx context.Context, t time.Time) ([]string, error)
+	// List returns registrations matching q, newest first (by CreatedAt,
+	// then ID), at most q.Limit.
+	List(ctx context.Context, q Query) ([]Customer, error)
 }
+
+// Query selects registrations for operators.
+type Query struct {
+	// Status selects one status; empty selects all.
+	Status Status
+	// CreatedBefore, when set, selects registrations created before it.
+	CreatedBefore time.Time
+	// After, when set, continues a listing after that registration.
+	After *Cursor
+	Limit int
+}
+
+// Cursor is a position in a listing: the last registration of a page.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Awaited is what a pending registration waits for.
+const Awaited = paymentevents.PaymentAuthorized + "|" + paymentevents.PaymentNotAuthorized + " from payment-service"
 
 // Service runs the registration saga's customer side.
 type Service struct {
-	store Store
-	now   func() time.Time
-	newID func() string
+	store           Store
+	deadLockTimeout time.Duration
+	now             func() time.Time
+	newID           func() string
 }
 
-// NewService returns a Service. now and newID are the clock and id source.
-func NewService(store Store, now func() time.Time, newID func() string) *Service {
-	return &Service{store: store, now: now, newID: newID}
+// NewService returns a Service. A registration still pending deadLockTimeout
+// after it started is failed as dead-locked (DetectDeadLocks); now and newID
+// are the clock and id source.
+func NewService(store Store, deadLockTimeout time.Duration, now func() time.Time, newID func() string) *Service {
+	return &Service{store: store, deadLockTimeout: deadLockTimeout, now: now, newID: newID}
 }
 
 // Register starts a registration: the customer is saved pending and
@@ -328,11 +355,52 @@ func (s *Service) fail(c *Customer, reason string) []Event {
 	return []Event{{Type: customerevents.CustomerNotRegistered, Payload: customerevents.NotRegistered{Customer: ToEvent(*c), Reason: reason}}}
 }
 
-// DetectDeadLocks fails registrations pending for longer than timeout and
-// asks payment-service to revert what it did for them. It returns how many
-// it failed.
-func (s *Service) DetectDeadLocks(ctx context.Context, timeout time.Duration) (int, error) {
-	ids, err := s.store.PendingSince(ctx, s.now().Add(-timeout))
+// DeadLockAt is when DetectDeadLocks fails c if it is still pending then, at
+// the earliest (the detection runs periodically).
+func (s *Service) DeadLockAt(c Customer) time.Time { return c.CreatedAt.Add(s.deadLockTimeout) }
+
+// Registrations lists registrations for operators (Store.List).
+func (s *Service) Registrations(ctx context.Context, q Query) ([]Customer, error) {
+	return s.store.List(ctx, q)
+}
+
+// failDeadLocked ends a pending registration as dead-locked, for reason:
+// failed, and payment-service asked to revert what it did for it.
+func (s *Service) failDeadLocked(c *Customer, reason string) []Event {
+	evts := s.fail(c, reason)
+	dl := customerevents.RegistrationDeadLock{CustomerID: c.ID, Name: c.Name(), Card: ToEvent(*c).Card, Reason: reason}
+	return append(evts, Event{Type: customerevents.CustomerRegistrationDeadLock, Payload: dl})
+}
+
+// FailByOperator ends a pending registration now, the way DetectDeadLocks
+// would, with reason customerevents.ReasonFailedByOperator. Calling it again
+// for a registration it ended changes nothing and returns it; for one that
+// ended otherwise it returns ErrRegistrationEnded.
+func (s *Service) FailByOperator(ctx context.Context, id string) (Customer, error) {
+	var ended Customer
+	err := s.store.Update(ctx, id, func(c *Customer) ([]Event, error) {
+		ended = *c
+		switch {
+		case c.Status == StatusFailed && c.FailureReason == customerevents.ReasonFailedByOperator:
+			return nil, nil // done before: nothing to write
+		case c.Status != StatusPending:
+			return nil, ErrRegistrationEnded
+		}
+		evts := s.failDeadLocked(c, customerevents.ReasonFailedByOperator)
+		ended = *c
+		return evts, nil
+	})
+	if err != nil {
+		return Customer{}, err
+	}
+	return ended, nil
+}
+
+// DetectDeadLocks fails registrations pending for longer than the dead-lock
+// timeout and asks payment-service to revert what it did for them. It
+// returns how many it failed.
+func (s *Service) DetectDeadLocks(ctx context.Context) (int, error) {
+	ids, err := s.store.PendingSince(ctx, s.now().Add(-s.deadLockTimeout))
 	if err != nil {
 		return 0, fmt.Errorf("find pending registrations: %w", err)
 	}
@@ -342,9 +410,7 @@ func (s *Service) DetectDeadLocks(ctx context.Context, timeout time.Duration) (i
 			if c.Status != StatusPending {
 				return nil, ErrRegistrationEnded // answered since the query
 			}
-			evts := s.fail(c, customerevents.ReasonRegistrationDeadLock)
-			dl := customerevents.RegistrationDeadLock{CustomerID: c.ID, Name: c.Name(), Card: ToEvent(*c).Card}
-			return append(evts, Event{Type: customerevents.CustomerRegistrationDeadLock, Payload: dl}), nil
+			return s.failDeadLocked(c, customerevents.ReasonRegistrationDeadLock), nil
 		})
 		switch {
 		case errors.Is(err, ErrRegistrationEnded):

@@ -46,7 +46,7 @@ func newFixture(t *testing.T, b *mongotest.Backend) *fixture {
 	}
 	f := &fixture{client: s.Client, db: s.DB, dir: s.Dir, now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 	n := 0
-	f.svc = customer.NewService(store, func() time.Time { return f.now }, func() string { n++; return fmt.Sprintf("c%d", n) })
+	f.svc = customer.NewService(store, 5*time.Minute, func() time.Time { return f.now }, func() string { n++; return fmt.Sprintf("c%d", n) })
 	return f
 }
 
@@ -261,7 +261,7 @@ func testSagaTransitions(t *testing.T, b mongotest.Backend) {
 			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered}},
 		{"late approval after a dead-lock is ignored", func(f *fixture, id string) error {
 			f.now = f.now.Add(6 * time.Minute)
-			if n, err := f.svc.DetectDeadLocks(ctx, 5*time.Minute); err != nil || n != 1 {
+			if n, err := f.svc.DetectDeadLocks(ctx); err != nil || n != 1 {
 				return fmt.Errorf("DetectDeadLocks = %d, %v; want 1", n, err)
 			}
 			return f.svc.Approve(ctx, id)
@@ -269,11 +269,46 @@ func testSagaTransitions(t *testing.T, b mongotest.Backend) {
 			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered, customerevents.CustomerRegistrationDeadLock}},
 		{"no dead-lock before the timeout", func(f *fixture, id string) error {
 			f.now = f.now.Add(4 * time.Minute)
-			if n, err := f.svc.DetectDeadLocks(ctx, 5*time.Minute); err != nil || n != 0 {
+			if n, err := f.svc.DetectDeadLocks(ctx); err != nil || n != 0 {
 				return fmt.Errorf("DetectDeadLocks = %d, %v; want 0", n, err)
 			}
 			return nil
 		}, nil, customer.StatusPending, "", []string{customerevents.CustomerPendingRegistration}},
+		{"an operator fails it by the dead-lock path", func(f *fixture, id string) error {
+			c, err := f.svc.FailByOperator(ctx, id)
+			if err == nil && (c.Status != customer.StatusFailed || c.FailureReason != customerevents.ReasonFailedByOperator) {
+				return fmt.Errorf("FailByOperator returned %s (%s)", c.Status, c.FailureReason)
+			}
+			return err
+		}, nil, customer.StatusFailed, customerevents.ReasonFailedByOperator,
+			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered, customerevents.CustomerRegistrationDeadLock}},
+		{"failing it again changes nothing", func(f *fixture, id string) error {
+			if _, err := f.svc.FailByOperator(ctx, id); err != nil {
+				return err
+			}
+			f.now = f.now.Add(time.Minute)
+			c, err := f.svc.FailByOperator(ctx, id)
+			if err == nil && !c.UpdatedAt.Equal(f.now.Add(-time.Minute)) {
+				return fmt.Errorf("the second call moved updatedAt to %s", c.UpdatedAt)
+			}
+			return err
+		}, nil, customer.StatusFailed, customerevents.ReasonFailedByOperator,
+			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered, customerevents.CustomerRegistrationDeadLock}},
+		{"an operator cannot fail an ended registration", func(f *fixture, id string) error {
+			if err := f.svc.Approve(ctx, id); err != nil {
+				return err
+			}
+			_, err := f.svc.FailByOperator(ctx, id)
+			return err
+		}, customer.ErrRegistrationEnded, customer.StatusSuccess, "",
+			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerRegistered}},
+		{"a late approval after the operator is ignored", func(f *fixture, id string) error {
+			if _, err := f.svc.FailByOperator(ctx, id); err != nil {
+				return err
+			}
+			return f.svc.Approve(ctx, id)
+		}, customer.ErrRegistrationEnded, customer.StatusFailed, customerevents.ReasonFailedByOperator,
+			[]string{customerevents.CustomerPendingRegistration, customerevents.CustomerNotRegistered, customerevents.CustomerRegistrationDeadLock}},
 		{"unknown customer", func(f *fixture, _ string) error { return f.svc.Approve(ctx, "nobody") },
 			customer.ErrNotFound, customer.StatusPending, "", []string{customerevents.CustomerPendingRegistration}},
 	}
@@ -315,4 +350,79 @@ func TestIntegrationGetUnknownCustomer(t *testing.T) {
 			t.Fatalf("error = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+func TestRegistrationsListing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	var ids []string
+	for i := range 5 {
+		c, err := f.svc.Register(ctx, blueprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+		if i == 1 {
+			if err := f.svc.Approve(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.now = f.now.Add(time.Minute)
+	}
+	list := func(q customer.Query) []string {
+		t.Helper()
+		cs, err := f.svc.Registrations(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range cs {
+			got = append(got, c.ID)
+		}
+		return got
+	}
+	if got := list(customer.Query{Limit: 10}); fmt.Sprint(got) != "[c5 c4 c3 c2 c1]" {
+		t.Errorf("all, newest first: %v", got)
+	}
+	if got := list(customer.Query{Status: customer.StatusPending, Limit: 10}); fmt.Sprint(got) != "[c5 c4 c3 c1]" {
+		t.Errorf("pending: %v", got)
+	}
+	if got := list(customer.Query{CreatedBefore: f.now.Add(-3 * time.Minute), Limit: 10}); fmt.Sprint(got) != "[c2 c1]" {
+		t.Errorf("created more than 3 minutes ago: %v", got)
+	}
+	page1 := list(customer.Query{Limit: 2})
+	first, err := f.svc.Get(ctx, page1[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page2 := list(customer.Query{Limit: 2, After: &customer.Cursor{CreatedAt: first.CreatedAt, ID: first.ID}})
+	if fmt.Sprint(page1, page2) != "[c5 c4] [c3 c2]" {
+		t.Errorf("pages: %v then %v, want [c5 c4] then [c3 c2]", page1, page2)
+	}
+	// Two registrations in the same instant: the id breaks the tie, so
+	// paging neither repeats nor skips one.
+	for range 2 {
+		if _, err := f.svc.Register(ctx, blueprint()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	var after *customer.Cursor
+	for range 8 {
+		cs, err := f.svc.Registrations(ctx, customer.Query{Limit: 1, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 0 {
+			break
+		}
+		seen = append(seen, cs[0].ID)
+		after = &customer.Cursor{CreatedAt: cs[0].CreatedAt, ID: cs[0].ID}
+	}
+	if fmt.Sprint(seen) != "[c7 c6 c5 c4 c3 c2 c1]" {
+		t.Errorf("paging one by one: %v", seen)
+	}
+	if c, _ := f.svc.Get(ctx, ids[0]); !f.svc.DeadLockAt(c).Equal(c.CreatedAt.Add(5 * time.Minute)) {
+		t.Errorf("DeadLockAt = %s, want createdAt + the 5m timeout", f.svc.DeadLockAt(c))
+	}
 }

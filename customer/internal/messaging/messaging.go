@@ -37,7 +37,8 @@ func New(svc *customer.Service, in *inbox.Inbox, tx inbox.Transactor, log *slog.
 // Each applies its event once (inbox.ConsumeOnce) and then maps the
 // outcome (outcome).
 func (h *Handlers) Routes() map[string]router.Handler {
-	once := inbox.ConsumeOnce(h.inbox, h.tx, h.log)
+	// Payment events are keyed by the payment: record the customer.
+	once := inbox.ConsumeOnce(h.inbox, h.tx, func(m router.Message) string { return paymentevents.CustomerIDOf(m.Value) }, h.log)
 	return map[string]router.Handler{
 		paymentevents.PaymentAuthorized: h.outcome(once(router.JSON(func(ctx context.Context, m router.Message, p paymentevents.Authorized) error {
 			if p.CustomerID == "" {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
@@ -29,7 +30,7 @@ func setup(t *testing.T) (map[string]router.Handler, *customer.Service, *inbox.I
 	if err := store.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := customer.NewService(store, mongotx.Now, func() string { return eventstest.CustomerID })
+	svc := customer.NewService(store, 5*time.Minute, mongotx.Now, func() string { return eventstest.CustomerID })
 	_, err := svc.Register(ctx, customer.Registration{FirstName: "John", LastName: "Doe",
 		Card: customer.CardInput{Number: "1234567890", HolderName: "John Doe", CVV: "120", ValidThru: "2024-05-04", Balance: "100"}})
 	if err != nil {

@@ -50,7 +50,10 @@ func New(client *mongotx.Client, db lungo.IDatabase) *Store {
 
 // EnsureIndexes creates the indexes the queries need.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.customers.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}})
+	_, err := s.customers.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}},
+		{Keys: bson.D{{Key: "createdAt", Value: 1}}}, // GET /registrations of every status
+	})
 	if err != nil {
 		return fmt.Errorf("customers: create index: %w", err)
 	}
@@ -206,4 +209,37 @@ func (s *Store) CountPending(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count pending customers: %w", err)
 	}
 	return n, nil
+}
+
+// List returns the registrations q selects, newest first (createdAt, then
+// _id, both descending).
+func (s *Store) List(ctx context.Context, q customer.Query) ([]customer.Customer, error) {
+	filter := bson.D{}
+	if q.Status != "" {
+		filter = append(filter, bson.E{Key: "status", Value: string(q.Status)})
+	}
+	if !q.CreatedBefore.IsZero() {
+		filter = append(filter, bson.E{Key: "createdAt", Value: bson.M{"$lt": q.CreatedBefore}})
+	}
+	if q.After != nil {
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.M{"createdAt": bson.M{"$lt": q.After.CreatedAt}},
+			bson.M{"createdAt": q.After.CreatedAt, "_id": bson.M{"$lt": q.After.ID}},
+		}})
+	}
+	cur, err := s.customers.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(q.Limit)))
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	var docs []customerDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read customers: %w", err)
+	}
+	out := make([]customer.Customer, len(docs))
+	for i, d := range docs {
+		out[i] = fromDoc(d)
+	}
+	return out, nil
 }

@@ -123,6 +123,11 @@ func (s *Store) PendingSince(ctx context.Context, t time.Time) ([]string, error)
 	return s.next.PendingSince(ctx, t)
 }
 
+// List lists registrations.
+func (s *Store) List(ctx context.Context, q customer.Query) ([]customer.Customer, error) {
+	return s.next.List(ctx, q)
+}
+
 // observe counts the events written with c.
 func (s *Store) observe(c customer.Customer, events []customer.Event) {
 	for _, e := range events {
@@ -135,7 +140,9 @@ func (s *Store) observe(c customer.Customer, events []customer.Event) {
 		case customerevents.CustomerNotRegistered:
 			s.end(c, OutcomeFailed, c.FailureReason)
 		case customerevents.CustomerRegistrationDeadLock:
-			s.deadLocks.Inc()
+			if c.FailureReason == customerevents.ReasonRegistrationDeadLock { // not an operator's
+				s.deadLocks.Inc()
+			}
 		}
 	}
 }

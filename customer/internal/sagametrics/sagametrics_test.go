@@ -20,6 +20,10 @@ type fakeStore struct {
 	failNext  error
 }
 
+func (f *fakeStore) List(context.Context, customer.Query) ([]customer.Customer, error) {
+	return nil, nil
+}
+
 func (f *fakeStore) Create(_ context.Context, c customer.Customer, _ ...customer.Event) error {
 	f.customers[c.ID] = c
 	return nil
@@ -79,7 +83,7 @@ func TestSagaCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := customer.NewService(store, clock, newID)
+	svc := customer.NewService(store, time.Minute, clock, newID)
 	ctx := context.Background()
 	reg := customer.Registration{FirstName: "John", LastName: "Doe", Card: customer.CardInput{Number: "1234567890", HolderName: "John Doe", CVV: "120", ValidThru: "2024-05-04", Balance: "100"}}
 	for range 4 {
@@ -102,7 +106,7 @@ func TestSagaCounters(t *testing.T) {
 		t.Fatal("want the store's error")
 	}
 	now = now.Add(time.Hour)
-	if n, err := svc.DetectDeadLocks(ctx, time.Minute); err != nil || n != 2 {
+	if n, err := svc.DetectDeadLocks(ctx); err != nil || n != 2 {
 		t.Fatalf("dead-locks = %d, %v; want 2 (c and d)", n, err)
 	}
 

@@ -1,5 +1,6 @@
 // Package web is customer-service's HTTP API under /customer-service:
-// register a customer and read its registration status.
+// register a customer and read its registration status; for operators, list
+// registrations, show one's timeline here and end a stuck one.
 package web
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sagaoutbox/platform/commonlib/app"
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/validation"
@@ -22,22 +24,30 @@ const BasePath = "/customer-service"
 
 // MapError maps the core's errors for httpapi.
 func MapError(err error) (int, httpapi.Problem, bool) {
-	if errors.Is(err, customer.ErrNotFound) {
+	switch {
+	case errors.Is(err, customer.ErrNotFound):
 		return http.StatusNotFound, httpapi.Problem{Code: "CUSTOMER_NOT_FOUND", Message: "no customer with this id"}, true
+	case errors.Is(err, customer.ErrRegistrationEnded):
+		return http.StatusConflict, httpapi.Problem{Code: "REGISTRATION_ENDED", Message: "the registration already ended"}, true
 	}
 	return 0, httpapi.Problem{}, false
 }
 
 // Routes registers the customer endpoints on g (mounted at BasePath).
-func Routes(g *echo.Group, svc *customer.Service) {
-	h := handlers{svc: svc}
+// tl's Service is the name timelines show (Service).
+func Routes(g *echo.Group, svc *customer.Service, tl app.Timeline) {
+	h := handlers{svc: svc, tl: tl}
 	g.POST("/customers", h.register)
 	g.POST("/customers/", h.register)
 	g.GET("/customers/:id", h.get)
+	g.GET("/customers/:id/timeline", h.timeline)
+	g.POST("/customers/:id/fail", h.fail)
+	g.GET("/registrations", h.registrations)
 }
 
 type handlers struct {
 	svc *customer.Service
+	tl  app.Timeline
 }
 
 type registrationRequest struct {

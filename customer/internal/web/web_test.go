@@ -8,12 +8,16 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/sagaoutbox/platform/commonlib/app"
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
+	"github.com/sagaoutbox/platform/commonlib/inbox"
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/mongotx/mongotest"
+	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/customer/internal/customer"
 	"github.com/sagaoutbox/platform/customer/internal/mongostore"
 	"github.com/sagaoutbox/platform/customer/internal/web"
@@ -27,9 +31,11 @@ func newServer(t *testing.T) *httptest.Server {
 	if err := store.EnsureIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	svc := customer.NewService(store, mongotx.Now, uuid.NewString)
+	svc := customer.NewService(store, 5*time.Minute, mongotx.Now, uuid.NewString)
 	e := httpapi.New(slog.New(slog.DiscardHandler), web.MapError, "64KB")
-	web.Routes(e.Group(web.BasePath), svc)
+	web.Routes(e.Group(web.BasePath), svc, app.Timeline{
+		Service: "customer-service", Outbox: outbox.Open(s.DB, mongostore.OutboxCollection), Inbox: inbox.Open(s.DB), Retention: "kept for ever",
+	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv

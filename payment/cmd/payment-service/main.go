@@ -134,7 +134,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writ
 	// still awaited
 
 	api := app.NewAPI(spec, client, out, rel, consumers, log)
-	web.Routes(api.Group, svc)
+	web.Routes(api.Group, svc, app.Timeline{Service: name, Outbox: out, Inbox: in, Retention: cfg.Retention()})
 	if err := api.Listen(); err != nil {
 		return err
 	}

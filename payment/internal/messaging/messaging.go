@@ -38,7 +38,7 @@ func New(svc *payment.Service, in *inbox.Inbox, tx inbox.Transactor, log *slog.L
 // Each applies its event once (inbox.ConsumeOnce) and then maps the
 // outcome (outcome).
 func (h *Handlers) Routes() map[string]router.Handler {
-	once := inbox.ConsumeOnce(h.inbox, h.tx, h.log)
+	once := inbox.ConsumeOnce(h.inbox, h.tx, nil, h.log) // customer events are keyed by the customer
 	return map[string]router.Handler{
 		customerevents.CustomerPendingRegistration: h.outcome(once(router.JSON(func(ctx context.Context, m router.Message, p customerevents.PendingRegistration) error {
 			c := p.Customer
@@ -60,7 +60,7 @@ func (h *Handlers) Routes() map[string]router.Handler {
 			if p.CustomerID == "" {
 				return router.Permanent(errors.New("payload has no customerId"))
 			}
-			reverted, err := h.svc.Revert(ctx, p.CustomerID, customerevents.ReasonRegistrationDeadLock)
+			reverted, err := h.svc.Revert(ctx, p.CustomerID, p.RevertReason())
 			if err == nil {
 				h.log.InfoContext(ctx, "dead-locked registration cleaned up", "customerId", p.CustomerID, "reverted", reverted)
 			}

@@ -81,8 +81,33 @@ func TestCustomerEventsFromTheGoldenFiles(t *testing.T) {
 	if err := deadLock(ctx, message(customerevents.CustomerRegistrationDeadLock, "e3")); err != nil {
 		t.Fatalf("dead-lock: %v", err)
 	}
-	if ps, _ := svc.ForCustomer(ctx, eventstest.CustomerID); ps[0].Status != payment.StatusReverted {
-		t.Errorf("status after the dead-lock event = %s, want %s", ps[0].Status, payment.StatusReverted)
+	if ps, _ := svc.ForCustomer(ctx, eventstest.CustomerID); ps[0].Status != payment.StatusReverted || ps[0].Reason != customerevents.ReasonRegistrationDeadLock {
+		t.Errorf("after the dead-lock event: %s (%s), want %s (%s)", ps[0].Status, ps[0].Reason, payment.StatusReverted, customerevents.ReasonRegistrationDeadLock)
+	}
+}
+
+// TestRevertReasons: the payment records why the registration was failed,
+// the dead-lock reason for events that carry none (written before the
+// field existed).
+func TestRevertReasons(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ reason, want string }{
+		{customerevents.ReasonFailedByOperator, customerevents.ReasonFailedByOperator},
+		{"", customerevents.ReasonRegistrationDeadLock},
+	} {
+		handlers, svc, _ := setup(t)
+		if err := handlers[customerevents.CustomerPendingRegistration](ctx, message(customerevents.CustomerPendingRegistration, "e1")); err != nil {
+			t.Fatal(err)
+		}
+		m := message(customerevents.CustomerRegistrationDeadLock, "e2")
+		m.Value = []byte(`{"customerId":"` + eventstest.CustomerID + `","name":"John Doe","card":{"number":"******7890"}` +
+			map[bool]string{true: `,"reason":"` + tc.reason + `"`, false: ""}[tc.reason != ""] + `}`)
+		if err := handlers[customerevents.CustomerRegistrationDeadLock](ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if ps, _ := svc.ForCustomer(ctx, eventstest.CustomerID); ps[0].Status != payment.StatusReverted || ps[0].Reason != tc.want {
+			t.Errorf("reason %q: payment %s (%s), want %s (%s)", tc.reason, ps[0].Status, ps[0].Reason, payment.StatusReverted, tc.want)
+		}
 	}
 }
 

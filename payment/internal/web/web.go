@@ -1,5 +1,6 @@
 // Package web is payment-service's HTTP API under /payment-service: the
-// payments made for a customer's registration.
+// payments made for a customer's registration and, for operators, this
+// service's part of its timeline.
 package web
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sagaoutbox/platform/commonlib/app"
 	"github.com/sagaoutbox/platform/commonlib/money"
 	"github.com/sagaoutbox/platform/commonlib/validation"
 	"github.com/sagaoutbox/platform/payment/internal/payment"
@@ -16,8 +18,11 @@ import (
 // BasePath is the service's context path (the blueprint's).
 const BasePath = "/payment-service"
 
-// Routes registers the payment endpoints on g (mounted at BasePath).
-func Routes(g *echo.Group, svc *payment.Service) {
+// Routes registers the payment endpoints on g (mounted at BasePath); tl's
+// Service is the name timelines show.
+func Routes(g *echo.Group, svc *payment.Service, tl app.Timeline) {
+	h := handlers{svc: svc, tl: tl}
+	g.GET("/customers/:id/timeline", h.timeline)
 	g.GET("/payments", func(c echo.Context) error {
 		customerID := c.QueryParam("customerId")
 		if customerID == "" {
@@ -35,6 +40,11 @@ func Routes(g *echo.Group, svc *payment.Service) {
 		}
 		return c.JSON(http.StatusOK, out)
 	})
+}
+
+type handlers struct {
+	svc *payment.Service
+	tl  app.Timeline
 }
 
 type paymentResponse struct {
