@@ -7,10 +7,11 @@ BIN   := $(CURDIR)/bin
 
 # Every module of the workspace (go.work); `go test ./...` at the root would
 # stop at module boundaries.
-MODULES := commonlib contracts customer payment debezium devkafka relay e2e third_party/lungo
+MODULES := commonlib contracts customer payment debezium devkafka relay e2e ops third_party/lungo
 PKGS    := $(addprefix ./,$(addsuffix /...,$(MODULES)))
 BINARIES := ./customer/cmd/customer-service ./payment/cmd/payment-service \
-            ./devkafka/cmd/devkafka ./devkafka/cmd/kafka-inspect ./relay/cmd/outbox-relay
+            ./devkafka/cmd/devkafka ./ops/cmd/kafka-inspect ./relay/cmd/outbox-relay \
+            ./ops/cmd/saga-console
 
 .PHONY: all build run relay test test-short test-integration lint bench soak topics tail clean up down connector ps logs compose-v2
 
@@ -21,7 +22,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(BINARIES)
 
-## run: build and start devkafka, customer-service and payment-service (Ctrl-C stops them)
+## run: build and start devkafka, customer-service, payment-service and saga-console (Ctrl-C stops them)
 run: build
 	@scripts/run-embedded.sh
 

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		if err := proctest.Build(dir, "./customer/cmd/customer-service", "./payment/cmd/payment-service", "./devkafka/cmd/devkafka"); err != nil {
+		if err := proctest.Build(dir, "./customer/cmd/customer-service", "./payment/cmd/payment-service", "./devkafka/cmd/devkafka", "./ops/cmd/kafka-inspect", "./ops/cmd/saga-console"); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: build binaries:", err)
 			return 1
 		}

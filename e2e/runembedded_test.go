@@ -69,6 +69,7 @@ func TestRunEmbeddedStopsEverything(t *testing.T) {
 				"stopping (services first, then the broker)...",
 				"  customer-service stopped",
 				"  payment-service stopped",
+				"  saga-console stopped",
 				"  devkafka stopped",
 				"stopped; data kept in ",
 			},
@@ -82,6 +83,7 @@ func TestRunEmbeddedStopsEverything(t *testing.T) {
 				"stopping (services first, then the broker)...",
 				"  payment-service had already exited",
 				"  customer-service stopped",
+				"  saga-console stopped",
 				"  devkafka stopped",
 			},
 		},
@@ -134,7 +136,7 @@ func TestRunEmbeddedStopsEverything(t *testing.T) {
 
 // mainProcs are the processes run-embedded.sh starts; everything else it
 // starts is a helper (the output prefixers).
-var mainProcs = []string{"devkafka", "customer-service", "payment-service"}
+var mainProcs = []string{"devkafka", "customer-service", "payment-service", "saga-console"}
 
 // embeddedRun is one run of scripts/run-embedded.sh.
 type embeddedRun struct {
@@ -181,13 +183,14 @@ func startEmbedded(t *testing.T, terminal bool) *embeddedRun {
 	kafka := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
 	customer := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
 	payment := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
-	r := &embeddedRun{done: make(chan struct{}), addrs: []string{kafka, customer, payment}}
+	console := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	r := &embeddedRun{done: make(chan struct{}), addrs: []string{kafka, customer, payment, console}}
 	r.cmd = exec.Command(filepath.Join(dir, "scripts", "run-embedded.sh"))
 	r.cmd.Dir = dir
 	r.cmd.Env = proctest.Environ(
-		[]string{"DATA_DIR=", "DEVKAFKA_", "KAFKA_BROKERS=", "HTTP_ADDR=", "CUSTOMER_HTTP_ADDR=", "PAYMENT_HTTP_ADDR=", "MONGODB_URI=", "OUTBOX_RELAY="},
+		[]string{"DATA_DIR=", "DEVKAFKA_", "KAFKA_BROKERS=", "HTTP_ADDR=", "CUSTOMER_HTTP_ADDR=", "PAYMENT_HTTP_ADDR=", "CONSOLE_ADDR=", "CUSTOMER_URL=", "PAYMENT_URL=", "MONGODB_URI=", "OUTBOX_RELAY="},
 		"DATA_DIR="+filepath.Join(dir, "data"), "DEVKAFKA_ADDR="+kafka,
-		"CUSTOMER_HTTP_ADDR="+customer, "PAYMENT_HTTP_ADDR="+payment,
+		"CUSTOMER_HTTP_ADDR="+customer, "PAYMENT_HTTP_ADDR="+payment, "CONSOLE_ADDR="+console,
 	)
 
 	var childEnd *os.File // the script's end of its output, closed here once it runs

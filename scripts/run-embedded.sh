@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the embedded profile in the foreground: devkafka, customer-service and
-# payment-service as separate processes, each output line prefixed by its
-# process. Ctrl-C, SIGTERM, a closed terminal (SIGHUP) or a closed output pipe
+# Runs the embedded profile in the foreground: devkafka, customer-service,
+# payment-service and saga-console as separate processes, each output line
+# prefixed by its process. Ctrl-C, SIGTERM, a closed terminal (SIGHUP) or a closed output pipe
 # (SIGPIPE, e.g. the tee of `make run | tee log` ended by Ctrl-C) stop the
 # services first, then the broker; so does the script's own exit, including
 # one because a process exited on its own.
@@ -17,6 +17,7 @@ export DEVKAFKA_ADDR=${DEVKAFKA_ADDR:-127.0.0.1:9093}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-$DEVKAFKA_ADDR}
 customer_addr=${CUSTOMER_HTTP_ADDR:-127.0.0.1:9990}
 payment_addr=${PAYMENT_HTTP_ADDR:-127.0.0.1:9991}
+console_addr=${CONSOLE_ADDR:-127.0.0.1:9080}
 mkdir -p "$DATA_DIR"
 
 pids=()
@@ -123,12 +124,16 @@ start payment-service env HTTP_ADDR="$payment_addr" "$bin/payment-service"
 port() { echo "${1##*:}"; }
 wait_http "http://127.0.0.1:$(port "$customer_addr")/customer-service/health" customer-service
 wait_http "http://127.0.0.1:$(port "$payment_addr")/payment-service/health" payment-service
+start saga-console env CONSOLE_ADDR="$console_addr" CUSTOMER_URL="http://127.0.0.1:$(port "$customer_addr")" \
+	PAYMENT_URL="http://127.0.0.1:$(port "$payment_addr")" "$bin/saga-console"
+wait_http "http://127.0.0.1:$(port "$console_addr")/healthz" saga-console
 cat <<INFO
 
   embedded profile is up (Ctrl-C stops it)
     Kafka (devkafka)   $DEVKAFKA_ADDR         inspect: make topics; make tail TOPIC=outbox.event.customer
     customer-service   http://localhost:$(port "$customer_addr")/customer-service/customers
     payment-service    http://localhost:$(port "$payment_addr")/payment-service/payments?customerId=ID
+    saga-console       http://localhost:$(port "$console_addr")/   registrations, timelines, dead letters, topics
     data               $DATA_DIR
 
 INFO

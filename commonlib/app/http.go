@@ -23,6 +23,7 @@ import (
 	"github.com/sagaoutbox/platform/commonlib/mongotx"
 	"github.com/sagaoutbox/platform/commonlib/outbox"
 	"github.com/sagaoutbox/platform/commonlib/relay"
+	"github.com/sagaoutbox/platform/commonlib/sagaview"
 	"github.com/sagaoutbox/platform/commonlib/tracing"
 )
 
@@ -192,31 +193,10 @@ func withStoreErrors(mapErr httpapi.Mapper) httpapi.Mapper {
 	}
 }
 
-// outboxState is what GET <base>/outbox reports: the outbox's size and, with
-// the embedded relay, the relay's counters. LastError is a short cause
-// (relayCause), not the error's text, which may hold file paths, addresses
-// and driver detail: the relay logs that.
-type outboxState struct {
-	Relay            string     `json:"relay"`
-	Events           int64      `json:"events"`
-	Leader           *bool      `json:"leader,omitempty"`
-	Holder           string     `json:"holder,omitempty"`
-	Published        int64      `json:"published"`
-	PublishedThrough *time.Time `json:"publishedThrough,omitempty"`
-	Parked           int64      `json:"parked"`
-	Dropped          int64      `json:"dropped"`
-	Sweeps           int64      `json:"sweeps"`
-	HistoryLost      int64      `json:"historyLost"`
-	KafkaRetries     int64      `json:"kafkaRetries"`
-	LastError        string     `json:"lastError,omitempty"`
-	LastErrorAt      *time.Time `json:"lastErrorAt,omitempty"`
-	FailingSince     *time.Time `json:"failingSince,omitempty"`
-}
-
 // outboxStatus is GET <base>/outbox's answer; r is the running relay, nil
 // when there is none (yet).
-func outboxStatus(ctx context.Context, mode string, out *outbox.Outbox, r *relay.Relay) outboxState {
-	st := outboxState{Relay: mode, Events: -1}
+func outboxStatus(ctx context.Context, mode string, out *outbox.Outbox, r *relay.Relay) sagaview.Outbox {
+	st := sagaview.Outbox{Relay: mode, Events: -1}
 	if n, err := out.Count(ctx); err == nil {
 		st.Events = n
 	}

@@ -1,7 +1,8 @@
 // Package proctest runs the platform's programs in tests and waits for what
 // they do: it builds the binaries and runs them as real processes for
 // end-to-end tests (start with an environment, capture output, stop with
-// SIGTERM, drive them over HTTP, raw HTTP included), runs a run function or
+// SIGTERM, drive them over HTTP, raw HTTP included), runs a command-line
+// tool to its end (Run: stdout, stderr and exit status), runs a run function or
 // a component's Run in the background of a test (Go, with Buffer for its
 // log), and polls until a condition holds (Eventually: the polling helper of
 // every test that depends on commonlib; devkafka, a module of its own, keeps

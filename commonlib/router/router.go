@@ -16,7 +16,7 @@
 // rebalance or a relay re-snapshot, so handlers are wrapped in
 // inbox.ConsumeOnce, which records the event id in their store transaction.
 // It decodes payloads only when asked (JSON), and it does not replay the
-// dead-letter topic.
+// dead-letter topic (ops/deadletter and `kafka-inspect dlt replay` do).
 package router
 
 import (
@@ -607,10 +607,12 @@ func missingHeaders(m Message) string {
 }
 
 // dltHeaders are the headers deadLetter sets; copies already on the record
-// (a record replayed from the dead-letter topic) are replaced.
+// (a record replayed from the dead-letter topic) are replaced. The replay
+// headers (kafkaheader.DLTReplayedFromOffset, DLTReplayedAt) are not among
+// them: a replay that fails again keeps saying where it was replayed from.
 var dltHeaders = []string{
 	kafkaheader.DLTOriginalTopic, kafkaheader.DLTOriginalPartition, kafkaheader.DLTOriginalOffset,
-	kafkaheader.DLTOriginalGroup, kafkaheader.DLTError, kafkaheader.DLTAttempts,
+	kafkaheader.DLTOriginalTimestamp, kafkaheader.DLTOriginalGroup, kafkaheader.DLTError, kafkaheader.DLTAttempts,
 }
 
 // deadLetter produces m to the dead-letter topic, retrying with backoff
@@ -630,7 +632,7 @@ func (r *Router) deadLetter(ctx context.Context, log *slog.Logger, m Message, re
 	}
 	for i, v := range []string{
 		m.Topic, strconv.FormatInt(int64(m.Partition), 10), strconv.FormatInt(m.Offset, 10),
-		r.cfg.Group, reason, strconv.Itoa(attempts),
+		m.Timestamp.UTC().Format(kafkaheader.TimeFormat), r.cfg.Group, reason, strconv.Itoa(attempts),
 	} {
 		pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(dltHeaders[i]), Value: []byte(v)})
 	}

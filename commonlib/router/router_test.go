@@ -91,17 +91,19 @@ func event(eventType, id string) []sarama.RecordHeader {
 type sent struct {
 	partition int32
 	offset    int64
+	timestamp time.Time // the record's, to the millisecond as Kafka keeps it
 }
 
 func produce(t *testing.T, p sarama.SyncProducer, key, value string, headers []sarama.RecordHeader) sent {
 	t.Helper()
+	ts := time.Now().Truncate(time.Millisecond)
 	part, off, err := p.SendMessage(&sarama.ProducerMessage{
-		Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.StringEncoder(value), Headers: headers,
+		Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.StringEncoder(value), Headers: headers, Timestamp: ts,
 	})
 	if err != nil {
 		t.Fatalf("produce %s: %v", key, err)
 	}
-	return sent{part, off}
+	return sent{part, off, ts}
 }
 
 // keyOn returns a key the producer puts on partition p.
@@ -316,6 +318,11 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 			wantDLT: &wantDLT{reason: "handler panicked: boom", attempts: 3}},
 		{name: "dead-letters after max attempts", headers: event("A", "e-fail"), value: "fail",
 			wantHandler: "A", wantID: "e-fail", wantType: "A", wantCalls: 3, wantDLT: &wantDLT{reason: "always failing", attempts: 3}},
+		{name: "dead-letters a replay again, replacing its dlt headers and keeping the replay's", headers: append(event("A", "e-replayed"), kafkatest.Headers(
+			kafkaheader.DLTOriginalTopic, "elsewhere", kafkaheader.DLTOriginalPartition, "9", kafkaheader.DLTOriginalOffset, "99",
+			kafkaheader.DLTOriginalTimestamp, "2020-01-01T00:00:00.000Z", kafkaheader.DLTOriginalGroup, "other", kafkaheader.DLTError, "old", kafkaheader.DLTAttempts, "7",
+			kafkaheader.DLTReplayedFromOffset, "1:4", kafkaheader.DLTReplayedAt, "2026-03-01T12:00:00.000Z")...), value: "permanent",
+			wantHandler: "A", wantID: "e-replayed", wantType: "A", wantCalls: 1, wantDLT: &wantDLT{reason: "amount is negative", attempts: 1}},
 		{name: "retries transient errors beyond max attempts", headers: event("A", "e-trans"), value: "transient:4",
 			wantHandler: "A", wantID: "e-trans", wantType: "A", wantCalls: 5},
 		{name: "retries a failure then succeeds", headers: event("B", "e-flaky"), value: "flaky:2",
@@ -404,11 +411,16 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 				if string(m.Value) != tt.value {
 					t.Errorf("dead-letter value = %q, want %q", m.Value, tt.value)
 				}
-				want := slices.Clone(tt.headers)
+				// The record's own headers in order, but for the ones the
+				// router writes, which come after them.
+				want := slices.DeleteFunc(slices.Clone(tt.headers), func(h sarama.RecordHeader) bool {
+					return slices.Contains(routerDLTHeaders, string(h.Key))
+				})
 				want = append(want, kafkatest.Headers(
 					kafkaheader.DLTOriginalTopic, topic,
 					kafkaheader.DLTOriginalPartition, strconv.Itoa(int(offsets[i].partition)),
 					kafkaheader.DLTOriginalOffset, strconv.FormatInt(offsets[i].offset, 10),
+					kafkaheader.DLTOriginalTimestamp, offsets[i].timestamp.UTC().Format("2006-01-02T15:04:05.000Z"),
 					kafkaheader.DLTOriginalGroup, group,
 					kafkaheader.DLTError, tt.wantDLT.reason,
 					kafkaheader.DLTAttempts, strconv.Itoa(tt.wantDLT.attempts),
@@ -430,6 +442,13 @@ func TestRouterDispatchAndDeadLetters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// routerDLTHeaders are the headers the router writes on a dead-lettered
+// record, replacing copies the record carries.
+var routerDLTHeaders = []string{
+	kafkaheader.DLTOriginalTopic, kafkaheader.DLTOriginalPartition, kafkaheader.DLTOriginalOffset, kafkaheader.DLTOriginalTimestamp,
+	kafkaheader.DLTOriginalGroup, kafkaheader.DLTError, kafkaheader.DLTAttempts,
 }
 
 // headerStrings shows hs as kafkatest.HeaderStrings shows a record's.

@@ -4,7 +4,8 @@
 // service builds its part from what it already stores: the customer or the
 // payment, its outbox events, its consumed-event records. The console adds
 // what only Kafka knows (where an event was published, what was
-// dead-lettered). None of it is on the saga's path: the services never call
+// dead-lettered), and each service's outbox and relay state (Outbox). None
+// of it is on the saga's path: the services never call
 // each other.
 package sagaview
 
@@ -98,6 +99,27 @@ type Registration struct {
 type Registrations struct {
 	Registrations []Registration `json:"registrations"`
 	Next          string         `json:"next,omitempty"`
+}
+
+// Outbox is what GET <base>/outbox reports: the outbox's size and, with
+// the embedded relay, the relay's counters. LastError is a short cause
+// (commonlib/app relayCause), not the error's text, which may hold file paths, addresses
+// and driver detail: the relay logs that.
+type Outbox struct {
+	Relay            string     `json:"relay"`
+	Events           int64      `json:"events"`
+	Leader           *bool      `json:"leader,omitempty"`
+	Holder           string     `json:"holder,omitempty"`
+	Published        int64      `json:"published"`
+	PublishedThrough *time.Time `json:"publishedThrough,omitempty"`
+	Parked           int64      `json:"parked"`
+	Dropped          int64      `json:"dropped"`
+	Sweeps           int64      `json:"sweeps"`
+	HistoryLost      int64      `json:"historyLost"`
+	KafkaRetries     int64      `json:"kafkaRetries"`
+	LastError        string     `json:"lastError,omitempty"`
+	LastErrorAt      *time.Time `json:"lastErrorAt,omitempty"`
+	FailingSince     *time.Time `json:"failingSince,omitempty"`
 }
 
 // Sort orders steps by cause, then time. Clocks of different services

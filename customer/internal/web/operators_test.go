@@ -108,9 +108,9 @@ func TestFailAndTimelineEndpoints(t *testing.T) {
 	want := []string{
 		sagaview.KindRequestAccepted,
 		sagaview.KindEventWritten + ":" + customerevents.CustomerPendingRegistration,
+		sagaview.KindOperatorAction, // in the same millisecond as what it wrote, and before it
 		sagaview.KindEventWritten + ":" + customerevents.CustomerNotRegistered,
 		sagaview.KindEventWritten + ":" + customerevents.CustomerRegistrationDeadLock,
-		sagaview.KindOperatorAction,
 		sagaview.KindRegistrationEnded,
 	}
 	if strings.Join(kinds, " ") != strings.Join(want, " ") {

@@ -1,7 +1,7 @@
 // Package proctest builds this module's commands and runs them as child
 // processes for end-to-end tests: devkafka started and stopped with real
-// signals, kafka-inspect run and its exit status and output captured. It is
-// only imported by tests.
+// signals, or run to its end with its exit status and output captured. It
+// is only imported by tests.
 //
 // It is not commonlib/proctest, the platform's harness for its services:
 // devkafka is a standalone module that builds and tests without the

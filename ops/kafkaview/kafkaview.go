@@ -1,11 +1,11 @@
-// Package inspect reads what a Kafka cluster holds (topics, partition offsets,
+// Package kafkaview reads what a Kafka cluster holds (topics, partition offsets,
 // consumer-group offsets and lag, the last records of a topic) through sarama,
 // and renders it as aligned, greppable tables. It works against devkafka and any
 // Kafka that speaks protocol 3.x.
 //
 // It only reads: it never creates topics (metadata requests disable
 // auto-creation), joins groups or commits offsets.
-package inspect
+package kafkaview
 
 import (
 	"cmp"
@@ -36,6 +36,8 @@ type Config struct {
 	Timeout time.Duration
 	// Logger, if set, receives sarama's own log.
 	Logger *log.Logger
+	// ClientID names the client to the brokers ("kafkaview" when empty).
+	ClientID string
 }
 
 // Client is a read-only view of one cluster.
@@ -57,7 +59,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Logger != nil {
 		sarama.Logger = cfg.Logger
 	}
-	sc := saramaConfig(cfg.Timeout)
+	if cfg.ClientID == "" {
+		cfg.ClientID = "kafkaview"
+	}
+	sc := saramaConfig(cfg)
 
 	type result struct {
 		c   sarama.Client
@@ -90,9 +95,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, client: r.c, admin: admin}, nil
 }
 
-func saramaConfig(timeout time.Duration) *sarama.Config {
+func saramaConfig(cfg Config) *sarama.Config {
+	timeout := cfg.Timeout
 	sc := sarama.NewConfig()
-	sc.ClientID = "kafka-inspect"
+	sc.ClientID = cfg.ClientID
 	sc.Version = sarama.V3_6_0_0
 	sc.Net.DialTimeout = timeout
 	sc.Net.ReadTimeout = timeout
@@ -323,14 +329,10 @@ type Record struct {
 	Value     []byte
 }
 
-// Tail returns the last n records of topic, oldest first. With partition < 0
-// it takes the last n of each partition, orders them by timestamp (then
-// partition and offset) and keeps the last n overall; otherwise the last n
-// of that partition in offset order.
-func (c *Client) Tail(ctx context.Context, topic string, n int, partition int32) ([]Record, error) {
-	if n < 1 {
-		return nil, nil
-	}
+// TopicPartitions returns the offset range of each partition of topic,
+// sorted by partition, or an error wrapping ErrUnknownTopic when the cluster
+// has no such topic.
+func (c *Client) TopicPartitions(ctx context.Context, topic string) ([]Partition, error) {
 	if err := c.client.RefreshMetadata(topic); err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		return nil, fmt.Errorf("load metadata: %s", oneLine(err))
 	}
@@ -341,7 +343,102 @@ func (c *Client) Tail(ctx context.Context, topic string, n int, partition int32)
 	if !slices.Contains(topics, topic) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownTopic, topic)
 	}
-	parts, err := c.topicPartitions(ctx, topic)
+	return c.topicPartitions(ctx, topic)
+}
+
+// ReadAll returns every record of topic, from each partition's log start
+// to its high watermark as they were when ReadAll looked, sorted by
+// partition then offset, with those partitions. Unlike Tail it never
+// returns part of a topic as if it were all of it: it fails when ctx ends
+// first, or when a partition that still owes records delivers none for
+// Config.Timeout (a log ending in transaction markers does that too; the
+// platform's producers are not transactional).
+func (c *Client) ReadAll(ctx context.Context, topic string) ([]Record, []Partition, error) {
+	parts, err := c.TopicPartitions(ctx, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	consumer, err := sarama.NewConsumerFromClient(c.client)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consumer: %w", err)
+	}
+	defer consumer.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make([][]Record, len(parts))
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error // the first partition's failure; the others then stop
+	)
+	for i, p := range parts {
+		if p.Messages() <= 0 {
+			continue
+		}
+		wg.Go(func() {
+			recs, err := c.readAll(ctx, consumer, p)
+			if err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+			got[i] = recs
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, nil, first
+	}
+	var recs []Record
+	for _, g := range got {
+		recs = append(recs, g...)
+	}
+	return recs, parts, nil
+}
+
+// readAll consumes p from its log start up to its high watermark as it was
+// when p was read.
+func (c *Client) readAll(ctx context.Context, consumer sarama.Consumer, p Partition) ([]Record, error) {
+	pc, err := consumer.ConsumePartition(p.Topic, p.Partition, p.Oldest)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%d from offset %d: %w", p.Topic, p.Partition, p.Oldest, err)
+	}
+	defer pc.AsyncClose()
+	idle := time.NewTimer(c.cfg.Timeout)
+	defer idle.Stop()
+	out := make([]Record, 0, p.Messages())
+	next := p.Oldest
+	for {
+		select {
+		case m, ok := <-pc.Messages():
+			if !ok {
+				return nil, fmt.Errorf("read %s/%d: consumer closed at offset %d of %d", p.Topic, p.Partition, next, p.Newest)
+			}
+			out = append(out, recordOf(m))
+			next = m.Offset + 1
+			if next >= p.Newest {
+				return out, nil
+			}
+			idle.Reset(c.cfg.Timeout)
+		case err, ok := <-pc.Errors():
+			if ok {
+				return nil, fmt.Errorf("read %s/%d: %w", p.Topic, p.Partition, err.Err)
+			}
+		case <-idle.C:
+			return nil, fmt.Errorf("read %s/%d: no record for %s at offset %d (high watermark %d)", p.Topic, p.Partition, c.cfg.Timeout, next, p.Newest)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read %s/%d: stopped at offset %d of %d: %w", p.Topic, p.Partition, next, p.Newest, context.Cause(ctx))
+		}
+	}
+}
+
+// Tail returns the last n records of topic, oldest first. With partition < 0
+// it takes the last n of each partition, orders them by timestamp (then
+// partition and offset) and keeps the last n overall; otherwise the last n
+// of that partition in offset order.
+func (c *Client) Tail(ctx context.Context, topic string, n int, partition int32) ([]Record, error) {
+	if n < 1 {
+		return nil, nil
+	}
+	parts, err := c.TopicPartitions(ctx, topic)
 	if err != nil {
 		return nil, err
 	}

@@ -1,21 +1,27 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sagaoutbox/platform/devkafka/internal/kafkatest"
-	"github.com/sagaoutbox/platform/devkafka/internal/proctest"
+	"github.com/IBM/sarama"
+
+	"github.com/sagaoutbox/platform/commonlib/kafkaclient"
+	"github.com/sagaoutbox/platform/commonlib/kafkatest"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
-// bins are the devkafka and kafka-inspect binaries built once for this package.
+// bins are the devkafka and kafka-inspect binaries built once for this
+// package: the tests run kafka-inspect against a real devkafka process.
 var bins map[string]string
 
 func TestMain(m *testing.M) {
@@ -24,20 +30,141 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bins, err = proctest.Build(dir, "devkafka", "kafka-inspect")
-	if err != nil {
+	if err := proctest.Build(dir, "./devkafka/cmd/devkafka", "./ops/cmd/kafka-inspect"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	bins = map[string]string{"devkafka": filepath.Join(dir, "devkafka"), "kafka-inspect": filepath.Join(dir, "kafka-inspect")}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
+// ownedEnv are the variables the binaries read: children never inherit them
+// from the developer's shell, they only get what a test passes.
+var ownedEnv = []string{"DEVKAFKA_", "DATA_DIR=", "LOG_LEVEL=", "KAFKA_BROKERS=", "CONSUMED_EVENTS_RETENTION="}
+
+// testEnv is the test's environment without ownedEnv, plus extra (KEY=VALUE).
+func testEnv(extra ...string) []string { return proctest.Environ(ownedEnv, extra...) }
+
 func runInspect(t *testing.T, env []string, args ...string) proctest.Result {
 	t.Helper()
-	return proctest.Run(t, 20*time.Second, proctest.Env(env...), bins["kafka-inspect"], args...)
+	return proctest.Run(t, 20*time.Second, testEnv(env...), bins["kafka-inspect"], args...)
+}
+
+// readyLine is what devkafka prints on stdout once it accepts connections.
+var readyLine = regexp.MustCompile(`(?m)^devkafka listening on (\S+) \(data in (.+)\)$`)
+
+// devkafka is a running devkafka process; the test's end stops it (SIGTERM).
+type devkafka struct {
+	*proctest.Proc
+	// Addr is the advertised address from its ready line.
+	Addr string
+}
+
+// startDevkafka starts devkafka with env and waits up to 15 s for its ready
+// line, failing the test if it exits first.
+func startDevkafka(t *testing.T, env []string) *devkafka {
+	t.Helper()
+	d := &devkafka{Proc: proctest.Start(t, bins["devkafka"], env)}
+	proctest.Eventually(t, 15*time.Second, "devkafka's ready line", func() error {
+		if m := readyLine.FindStringSubmatch(d.Output()); m != nil {
+			d.Addr = m[1]
+			return nil
+		}
+		if d.Exited() {
+			t.Fatalf("devkafka exited (%d) before it was ready:\n%s", d.ExitCode(), d.Output())
+		}
+		return errors.New("not ready yet")
+	})
+	return d
+}
+
+// message is a record to produce into an explicit partition.
+type message struct {
+	Topic     string
+	Partition int32
+	Key       string
+	Headers   [][2]string
+	Value     string
+	Timestamp time.Time
+}
+
+// produce sends msgs in order, each into its partition, with the
+// platform's producer settings but for the partitioner, and with topics
+// auto-created by the broker, and returns the offset each one got.
+func produce(t *testing.T, addr string, msgs []message) []int64 {
+	t.Helper()
+	p := kafkatest.Producer(t, []string{addr}, func(c *sarama.Config) {
+		c.Producer.Partitioner = sarama.NewManualPartitioner
+		c.Metadata.AllowAutoTopicCreation = true
+	})
+	offsets := make([]int64, len(msgs))
+	for i, m := range msgs {
+		pm := &sarama.ProducerMessage{
+			Topic: m.Topic, Partition: m.Partition, Key: sarama.StringEncoder(m.Key), Value: sarama.StringEncoder(m.Value), Timestamp: m.Timestamp,
+		}
+		for _, h := range m.Headers {
+			pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(h[0]), Value: []byte(h[1])})
+		}
+		part, off, err := p.SendMessage(pm)
+		if err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+		if part != m.Partition {
+			t.Fatalf("produce %d: landed in partition %d, want %d", i, part, m.Partition)
+		}
+		offsets[i] = off
+	}
+	return offsets
+}
+
+// commit commits next-offsets for group as a consumer outside any group
+// generation does (an OffsetCommit with generation -1, which creates the
+// group), and checks the group's committed offsets then are next.
+//
+// It does not use sarama's OffsetManager: that first fetches the group's
+// offsets, and kfake answers an OffsetFetch for a group it has never seen
+// with GROUP_ID_NOT_FOUND where Kafka answers "no offset".
+func commit(t *testing.T, addr, group, topic string, next map[int32]int64) {
+	t.Helper()
+	conf := kafkaclient.Config("kafka-inspect-test")
+	c, err := sarama.NewClient([]string{addr}, conf)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", addr, err)
+	}
+	defer c.Close()
+	coord, err := c.Coordinator(group)
+	if err != nil {
+		t.Fatalf("coordinator of %s: %v", group, err)
+	}
+	req := sarama.NewOffsetCommitRequest(conf, group)
+	for p, off := range next {
+		req.AddBlock(topic, p, off, 0, "")
+	}
+	resp, err := coord.CommitOffset(req)
+	if err != nil {
+		t.Fatalf("commit %s: %v", group, err)
+	}
+	for p := range next {
+		if kerr := resp.Errors[topic][p]; !errors.Is(kerr, sarama.ErrNoError) {
+			t.Fatalf("commit %s/%s/%d: %v", group, topic, p, kerr)
+		}
+	}
+	admin, err := sarama.NewClusterAdminFromClient(c)
+	if err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+	got, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: slices.Sorted(maps.Keys(next))})
+	if err != nil {
+		t.Fatalf("fetch offsets of %s: %v", group, err)
+	}
+	for p, want := range next {
+		if b := got.GetBlock(topic, p); b == nil || b.Offset != want {
+			t.Fatalf("committed offset of %s/%s/%d: got %+v, want %d", group, topic, p, b, want)
+		}
+	}
 }
 
 // rows splits output into lines of whitespace-separated fields.
@@ -156,7 +283,7 @@ func TestUnreachableBroker(t *testing.T) {
 func TestAgainstDevkafka(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	dk := proctest.StartDevkafka(t, bins["devkafka"], proctest.Env("DEVKAFKA_ADDR=127.0.0.1:0", "DATA_DIR="+data))
+	dk := startDevkafka(t, testEnv("DEVKAFKA_ADDR=127.0.0.1:0", "DATA_DIR="+data))
 
 	const topic = "outbox.event.customer"
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -174,17 +301,17 @@ func TestAgainstDevkafka(t *testing.T) {
 		{2, "c-2", "e-4", "CustomerRegistrationFailedEvent", `{"customerId":"c-2","reason":"limit"}`, 3},
 		{0, "c-1", "e-5", "CustomerCreditReservedEvent", `{"customerId":"c-1","amount":"10.50"}`, 4},
 	}
-	var msgs []kafkatest.Message
+	var msgs []message
 	for _, r := range recs {
-		msgs = append(msgs, kafkatest.Message{
+		msgs = append(msgs, message{
 			Topic: topic, Partition: r.partition, Key: r.key, Value: r.value,
 			Headers:   [][2]string{{"id", r.id}, {"eventType", r.typ}, {"eventId", r.id}},
 			Timestamp: base.Add(r.at * time.Second),
 		})
 	}
-	kafkatest.Produce(t, dk.Addr, msgs)
-	kafkatest.Produce(t, dk.Addr, []kafkatest.Message{{Topic: "binary", Partition: 0, Key: "k\t1", Value: "line1\nline2", Timestamp: base}})
-	kafkatest.Commit(t, dk.Addr, "payment-service", topic, map[int32]int64{0: 2, 2: 2})
+	produce(t, dk.Addr, msgs)
+	produce(t, dk.Addr, []message{{Topic: "binary", Partition: 0, Key: "k\t1", Value: "line1\nline2", Timestamp: base}})
+	commit(t, dk.Addr, "payment-service", topic, map[int32]int64{0: 2, 2: 2})
 
 	b := []string{"-b", dk.Addr}
 	ts := func(s int) string {
@@ -372,11 +499,11 @@ func TestAgainstDevkafka(t *testing.T) {
 	}
 
 	// The same answers after a restart on the same data directory.
-	if code := dk.Stop(t, syscall.SIGTERM); code != 0 {
+	dk.Stop(t)
+	if code := dk.ExitCode(); code != 0 {
 		t.Fatalf("devkafka exit code: got %d, want 0", code)
 	}
-	dk2 := proctest.StartDevkafka(t, bins["devkafka"], proctest.Env("DEVKAFKA_ADDR="+dk.Addr, "DATA_DIR="+data))
-	defer dk2.Stop(t, syscall.SIGTERM)
+	startDevkafka(t, testEnv("DEVKAFKA_ADDR="+dk.Addr, "DATA_DIR="+data))
 	for _, c := range checks {
 		if c.name == "topics lists partitions, offsets and lag" || c.name == "tail across partitions by timestamp" {
 			t.Run("after restart/"+c.name, func(t *testing.T) { run(t, c) })

@@ -1,7 +1,9 @@
 // Command kafka-inspect prints the topics, partition offsets, consumer-group
 // lag and last records of a Kafka cluster as aligned, greppable tables: a
 // terminal replacement for Kafka-UI that works against devkafka and any Kafka.
-// Run `kafka-inspect -h` for usage.
+// It also lists the dead-letter topic's records and replays them to their
+// original topics (package ops/deadletter): that is the only command that
+// writes. Run `kafka-inspect -h` for usage.
 package main
 
 import (
@@ -29,7 +31,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cmd, err := parseCommand(os.Args[1:], os.Getenv("KAFKA_BROKERS"))
+	cmd, err := parseCommand(os.Args[1:], os.Getenv)
 	if err != nil {
 		return err
 	}

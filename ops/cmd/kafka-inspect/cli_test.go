@@ -55,7 +55,7 @@ func TestParseCommand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := parseCommand(tc.args, tc.env)
+			got, err := parseCommand(tc.args, brokersEnv(tc.env))
 			if tc.wantErr != "" {
 				var uerr *usageError
 				if !errors.As(err, &uerr) || !strings.Contains(err.Error(), tc.wantErr) {
@@ -76,7 +76,56 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
+// brokersEnv is a getenv that knows only KAFKA_BROKERS, set to brokers.
+func brokersEnv(brokers string) func(string) string {
+	return func(name string) string {
+		if name == "KAFKA_BROKERS" {
+			return brokers
+		}
+		return ""
+	}
+}
+
 func summary(c command) string {
 	return fmt.Sprintf("name=%s brokers=%s timeout=%s all=%t n=%d p=%d pretty=%t topic=%q",
 		c.name, slices.Clone(c.brokers), c.opts.timeout, c.all, c.n, c.partition, c.pretty, c.topic)
+}
+
+func TestParseDLTCommand(t *testing.T) {
+	t.Parallel()
+	env := func(retention string) func(string) string {
+		return func(name string) string {
+			if name == "CONSUMED_EVENTS_RETENTION" {
+				return retention
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		retention string // $CONSUMED_EVENTS_RETENTION
+		want      string
+	}{
+		{"list defaults", []string{"dlt"}, "", `name=dlt topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[]} dry-run=false force=false all=false retention=0s`},
+		{"list filters", []string{"dlt", "-topic", "D", "-original-topic", "t", "-event-type", "E", "-error", "boom", "-key", "k", "-older-than", "1h", "-newer-than", "2h", "-n", "3"}, "",
+			`name=dlt topic="D" n=3 filter={OriginalTopic:t EventType:E ErrorContains:boom Key:k OlderThan:1h0m0s NewerThan:2h0m0s Positions:[]} dry-run=false force=false all=false retention=0s`},
+		{"replay by offsets, retention's default", []string{"dlt", "replay", "-offset", "1:7,3"}, "", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[1:7 0:3]} dry-run=false force=false all=false retention=168h0m0s`},
+		{"replay flags around replay, retention from the environment", []string{"dlt", "-dry-run", "replay", "-key", "k", "-force"}, "2h", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key:k OlderThan:0s NewerThan:0s Positions:[]} dry-run=true force=true all=false retention=2h0m0s`},
+		{"-retention over the environment", []string{"dlt", "replay", "-all", "-retention", "30m"}, "2h", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[]} dry-run=false force=false all=true retention=30m0s`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := parseCommand(tc.args, env(tc.retention))
+			if err != nil {
+				t.Fatalf("got error %v", err)
+			}
+			got := fmt.Sprintf("name=%s topic=%q n=%d filter=%+v dry-run=%t force=%t all=%t retention=%s",
+				c.name, c.topic, c.n, c.dlt.filter, c.dlt.dryRun, c.dlt.force, c.all, c.dlt.retention)
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
 }

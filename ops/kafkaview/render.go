@@ -1,4 +1,4 @@
-package inspect
+package kafkaview
 
 import (
 	"bytes"
@@ -135,6 +135,12 @@ func headers(hs []Header) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Cell renders b for a table cell as every table of this package does: as
+// is if it is printable UTF-8 without tabs or line breaks, Go-quoted
+// otherwise, <null> if nil. Tables of other packages use it to follow the
+// same rules.
+func Cell(b []byte) string { return cell(b) }
 
 // cell renders b for a table cell: as is if it is printable UTF-8 without
 // tabs or line breaks, Go-quoted otherwise, <null> if nil.
