@@ -20,7 +20,11 @@ type Config struct {
 	// AllowWrite lets a console listening beyond loopback replay and fail
 	// (CONSOLE_ALLOW_WRITE=true); see ReadOnly.
 	AllowWrite bool
-	Brokers    []string
+	// AllowedHosts are the names besides loopback ones that requests may
+	// be addressed to (CONSOLE_ALLOWED_HOSTS, comma-separated): the
+	// console's name where it is reached by one; see hostGuard.
+	AllowedHosts []string
+	Brokers      []string
 	// CustomerURL and PaymentURL are the services' addresses, without
 	// their base paths.
 	CustomerURL, PaymentURL string
@@ -45,6 +49,7 @@ func LoadConfig(env *envconfig.Env) Config {
 	return Config{
 		Addr:            env.Addr("CONSOLE_ADDR", "127.0.0.1:9080"),
 		AllowWrite:      env.OneOf("CONSOLE_ALLOW_WRITE", "false", "true", "false") == "true",
+		AllowedHosts:    strings.FieldsFunc(env.String("CONSOLE_ALLOWED_HOSTS", ""), func(r rune) bool { return r == ',' || r == ' ' }),
 		Brokers:         envconfig.Value(env, "KAFKA_BROKERS", "localhost:9093", kafkaclient.ParseBrokers),
 		CustomerURL:     envconfig.Value(env, "CUSTOMER_URL", "http://127.0.0.1:9990", parseServiceURL),
 		PaymentURL:      envconfig.Value(env, "PAYMENT_URL", "http://127.0.0.1:9991", parseServiceURL),
@@ -79,6 +84,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("CONSOLE_ADDR", c.Addr),
 		slog.Bool("CONSOLE_ALLOW_WRITE", c.AllowWrite),
+		slog.Any("CONSOLE_ALLOWED_HOSTS", c.AllowedHosts),
 		slog.String("KAFKA_BROKERS", strings.Join(c.Brokers, ",")),
 		slog.String("CUSTOMER_URL", c.CustomerURL),
 		slog.String("PAYMENT_URL", c.PaymentURL),

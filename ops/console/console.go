@@ -71,7 +71,7 @@ func (s *Server) Listen() error {
 	s.listener = ln
 	addr := ln.Addr().String()
 	s.readOnly = ReadOnly(addr, s.cfg.AllowWrite)
-	s.server = httpapi.NewServer(s.Handler(IsLoopback(addr)), s.cfg.HTTPTimeouts)
+	s.server = httpapi.NewServer(s.Handler(IsLoopback(addr) || !s.readOnly), s.cfg.HTTPTimeouts)
 	s.log.Info("console listening", "url", "http://"+addr+"/", "read_only", s.readOnly)
 	return nil
 }
@@ -114,9 +114,9 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.server.Shutdown(
 //	POST /api/dlt/replay              {"records":[{"partition","offset"}],"dryRun","force"} (a write)
 //	GET  /api/relays                  each service's health, outbox and relay backlog
 //	GET  /                            the page; /assets/* its files
-func (s *Server) Handler(loopback bool) http.Handler {
+func (s *Server) Handler(checkHost bool) http.Handler {
 	e := httpapi.New(s.log, mapError, bodyLimit)
-	e.Use(securityHeaders, hostGuard(loopback))
+	e.Use(securityHeaders, hostGuard(checkHost, s.cfg.AllowedHosts))
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "UP"})
 	})

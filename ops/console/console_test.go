@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
+	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/sagaview"
 	"github.com/sagaoutbox/platform/ops/kafkaview"
 	"github.com/sagaoutbox/platform/ops/timeline"
@@ -427,6 +430,37 @@ func TestNoHTMLFromData(t *testing.T) {
 			if strings.Contains(string(b), banned) {
 				t.Errorf("%s uses %s", e.Name(), banned)
 			}
+		}
+	}
+}
+
+// TestHostGuard: with the check on (loopback, or writes allowed), only
+// loopback names and CONSOLE_ALLOWED_HOSTS reach the console; with it off
+// (read-only beyond loopback) any Host does.
+func TestHostGuard(t *testing.T) {
+	ok := func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
+	for _, tc := range []struct {
+		check bool
+		host  string
+		want  int
+	}{
+		{true, "localhost:9080", 204},
+		{true, "127.0.0.1:9080", 204},
+		{true, "[::1]:9080", 204},
+		{true, "Console.Example:9080", 204},
+		{true, "rebind.evil:9080", 403},
+		{true, "localhost.evil", 403},
+		{false, "rebind.evil:9080", 204},
+	} {
+		e := httpapi.New(slog.New(slog.DiscardHandler), mapError, "1KB")
+		e.Use(hostGuard(tc.check, []string{"console.example"}))
+		e.GET("/", ok)
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = tc.host
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("check=%v Host %s: %d, want %d", tc.check, tc.host, rec.Code, tc.want)
 		}
 	}
 }

@@ -105,6 +105,7 @@ func (s *Server) listDLT(c echo.Context) error {
 		return err
 	}
 	now := time.Now()
+	f.Newest = int64(s.cfg.ScanLimit) // one look costs at most that per partition
 	recs, err := deadletter.List(ctx, kc, s.cfg.DLTTopic, f, now, limit+1)
 	if err != nil {
 		return kafkaErr(err)
@@ -199,7 +200,10 @@ func (s *Server) replay(c echo.Context) error {
 			return &KafkaError{err: err}
 		}
 		defer r.Close()
-		results, err := r.Replay(ctx, recs, deadletter.Options{DryRun: req.DryRun, Force: req.Force, Retention: s.cfg.Retention, Now: now})
+		// Its own time: reading the records may have used up ctx's.
+		rctx, rcancel := context.WithTimeout(c.Request().Context(), 3*s.cfg.UpstreamTimeout)
+		defer rcancel()
+		results, err := r.Replay(rctx, recs, deadletter.Options{DryRun: req.DryRun, Force: req.Force, Retention: s.cfg.Retention, Now: now})
 		for _, res := range results {
 			out = append(out, replayResult{
 				Partition: res.Record.Partition, Offset: res.Record.Offset, Topic: res.Topic,
@@ -214,7 +218,7 @@ func (s *Server) replay(c echo.Context) error {
 			// Some were replayed: say which, and that the rest failed.
 			for _, rec := range recs[len(results):] {
 				out = append(out, replayResult{Partition: rec.Partition, Offset: rec.Offset, Topic: rec.OriginalTopic, ToPartition: -1, ToOffset: -1,
-					DryRun: req.DryRun, Refused: "kafka did not take it; try again"})
+					DryRun: req.DryRun, Refused: "not confirmed by kafka: it may have been produced; replaying again is safe (consumers dedupe)"})
 			}
 		}
 		if !req.DryRun {
@@ -234,14 +238,15 @@ func (s *Server) replay(c echo.Context) error {
 }
 
 // DeadLetters returns the timeline's dead letters: the records of the
-// dead-letter topic keyed by one of keys.
-func DeadLetters(kafka *KafkaConn, topic string) timeline.DeadLetters {
+// dead-letter topic keyed by one of keys, among the newest scanLimit of
+// each partition.
+func DeadLetters(kafka *KafkaConn, topic string, scanLimit int) timeline.DeadLetters {
 	return func(ctx context.Context, keys []string) ([]timeline.DeadLetter, error) {
 		kc, err := kafka.Client(ctx)
 		if err != nil {
 			return nil, err
 		}
-		recs, err := deadletter.List(ctx, kc, topic, deadletter.Filter{}, time.Now(), 0)
+		recs, err := deadletter.List(ctx, kc, topic, deadletter.Filter{Newest: int64(scanLimit)}, time.Now(), 0)
 		if err != nil {
 			return nil, err
 		}

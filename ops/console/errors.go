@@ -37,7 +37,7 @@ func mapError(err error) (int, httpapi.Problem, bool) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return http.StatusGatewayTimeout, httpapi.Problem{Code: "KAFKA_TIMEOUT", Message: "kafka did not answer in time"}, true
 		}
-		return http.StatusBadGateway, httpapi.Problem{Code: "KAFKA_UNAVAILABLE", Message: "kafka: " + ke.Error()}, true
+		return http.StatusBadGateway, httpapi.Problem{Code: "KAFKA_UNAVAILABLE", Message: "kafka is not reachable or refused the request (the console logs why)"}, true
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, httpapi.Problem{Code: "UPSTREAM_TIMEOUT", Message: "no answer in time"}, true
 	case errors.As(err, &ue):

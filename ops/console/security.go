@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -46,22 +47,25 @@ func ReadOnly(addr string, allowWrite bool) bool {
 	return !allowWrite && !IsLoopback(addr)
 }
 
-// hostGuard refuses requests whose Host is not a loopback name while the
-// console listens on loopback: a page of another site whose name the
-// attacker points at 127.0.0.1 (DNS rebinding) would otherwise be
-// same-origin with the console and read what it shows.
-func hostGuard(loopback bool) echo.MiddlewareFunc {
+// hostGuard, when check is set, refuses requests whose Host is neither a
+// loopback name nor one of allowed (CONSOLE_ALLOWED_HOSTS). A page of
+// another site whose name the attacker points at the console's address (DNS
+// rebinding) is otherwise same-origin with it: it could read what the
+// console shows and, where writes are allowed, replay and fail. The console
+// checks whenever it listens on loopback or allows writes; a read-only
+// console on a network shows what anyone there can read anyway.
+func hostGuard(check bool, allowed []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if loopback {
+			if check {
 				host := c.Request().Host
 				if h, _, err := net.SplitHostPort(host); err == nil {
 					host = h
 				}
 				host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-				if !isLoopbackHost(host) {
+				if !isLoopbackHost(host) && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, host) }) {
 					return problem(http.StatusForbidden, "HOST_NOT_ALLOWED",
-						"the console listens on loopback and answers only requests addressed to localhost or a loopback address")
+						"the console answers only requests addressed to localhost, a loopback address or a name of CONSOLE_ALLOWED_HOSTS")
 				}
 			}
 			return next(c)

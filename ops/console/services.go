@@ -17,6 +17,7 @@ import (
 
 	"github.com/sagaoutbox/platform/commonlib/httpapi"
 	"github.com/sagaoutbox/platform/commonlib/sagaview"
+	"github.com/sagaoutbox/platform/commonlib/validation"
 	"github.com/sagaoutbox/platform/ops/timeline"
 )
 
@@ -158,17 +159,37 @@ func (s *Service) Registrations(ctx context.Context, query url.Values) (sagaview
 	return page, err
 }
 
+// customerPath is the path of customer id under the service's base. An id
+// is one path segment: escaped, and never a dot segment a proxy in front
+// of the service would resolve to another endpoint.
+func (s *Service) customerPath(id string) (string, error) {
+	if id == "" || id == "." || id == ".." {
+		var errs validation.Errors
+		errs.Add("id", "is not a customer id")
+		return "", errs
+	}
+	return s.Base + "/customers/" + url.PathEscape(id), nil
+}
+
 // Customer returns the customer as the service shows it.
 func (s *Service) Customer(ctx context.Context, id string) (json.RawMessage, error) {
+	path, err := s.customerPath(id)
+	if err != nil {
+		return nil, err
+	}
 	var c json.RawMessage
-	err := s.getJSON(ctx, s.Base+"/customers/"+url.PathEscape(id), nil, &c)
+	err = s.getJSON(ctx, path, nil, &c)
 	return c, err
 }
 
 // Fail ends a pending registration: POST {base}/customers/{id}/fail. The
 // answer is the customer.
 func (s *Service) Fail(ctx context.Context, id string) (json.RawMessage, error) {
-	status, body, err := s.do(ctx, http.MethodPost, s.Base+"/customers/"+url.PathEscape(id)+"/fail", nil)
+	path, err := s.customerPath(id)
+	if err != nil {
+		return nil, err
+	}
+	status, body, err := s.do(ctx, http.MethodPost, path+"/fail", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +207,12 @@ func (s *Service) Fail(ctx context.Context, id string) (json.RawMessage, error) 
 // customer. A service that does not serve timelines (an older version:
 // a 404 without a problem code of its own) is an *UpstreamError.
 func (s *Service) Timeline(ctx context.Context, id string) (sagaview.Timeline, error) {
+	path, err := s.customerPath(id)
+	if err != nil {
+		return sagaview.Timeline{}, err
+	}
 	var tl sagaview.Timeline
-	err := s.getJSON(ctx, s.Base+"/customers/"+url.PathEscape(id)+"/timeline", nil, &tl)
+	err = s.getJSON(ctx, path+"/timeline", nil, &tl)
 	var ue *UpstreamError
 	if errors.As(err, &ue) && ue.Status == http.StatusNotFound && strings.HasSuffix(ue.Problem.Code, "_NOT_FOUND") && ue.Problem.Code != "NOT_FOUND" {
 		return sagaview.Timeline{}, timeline.ErrUnknownCustomer

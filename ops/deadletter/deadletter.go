@@ -156,8 +156,37 @@ type Filter struct {
 	// OlderThan keeps records whose Age is at least OlderThan, NewerThan
 	// those whose Age is below NewerThan. Zero: no bound.
 	OlderThan, NewerThan time.Duration
-	// Positions are dead-letter positions to keep; empty: all.
+	// Positions are dead-letter positions to keep; empty: all. Only the
+	// offsets they span are read.
 	Positions []Position
+	// Newest, when positive, reads only the newest Newest records of each
+	// partition: a bound on what one look at a large dead-letter topic
+	// costs. Zero reads the whole topic.
+	Newest int64
+}
+
+// bound is the offset range of partition p that f needs read.
+func (f Filter) bound(p kafkaview.Partition) (from, to int64) {
+	from, to = p.Oldest, p.Newest
+	if f.Newest > 0 {
+		from = max(from, to-f.Newest)
+	}
+	if len(f.Positions) > 0 {
+		lo, hi := int64(-1), int64(-1)
+		for _, pos := range f.Positions {
+			if pos.Partition == p.Partition {
+				if lo < 0 || pos.Offset < lo {
+					lo = pos.Offset
+				}
+				hi = max(hi, pos.Offset+1)
+			}
+		}
+		if lo < 0 {
+			return to, to // none asked for here
+		}
+		from, to = max(from, lo), min(to, hi)
+	}
+	return from, to
 }
 
 // IsZero reports whether f selects every record.
@@ -237,7 +266,7 @@ func List(ctx context.Context, c *kafkaview.Client, topic string, f Filter, now 
 	if now.IsZero() {
 		now = time.Now()
 	}
-	krs, _, err := c.ReadAll(ctx, topic)
+	krs, _, err := c.ReadRanges(ctx, topic, f.bound)
 	if err != nil {
 		return nil, err
 	}

@@ -293,6 +293,11 @@ func TestReplayFromOnePartition(t *testing.T) {
 	if v := headerValue(got[0], kafkaheader.DLTReplayedFromOffset); v != "1" {
 		t.Errorf("%s = %q, want %q", kafkaheader.DLTReplayedFromOffset, v, "1")
 	}
+	// Newest bounds what is read: the last record only.
+	newest, err := deadletter.List(t.Context(), c, "DLT1", deadletter.Filter{Newest: 1}, now, 0)
+	if err != nil || len(newest) != 1 || newest[0].Offset != 1 || string(newest[0].Key) != "c-2" {
+		t.Errorf("List with Newest 1: %+v, %v; want the record at offset 1", newest, err)
+	}
 	if _, err := deadletter.List(t.Context(), c, "nope", deadletter.Filter{}, now, 0); err == nil || !strings.Contains(err.Error(), `unknown topic "nope"`) {
 		t.Errorf("List of a missing topic: %v, want unknown topic", err)
 	}

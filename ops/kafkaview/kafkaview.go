@@ -75,12 +75,23 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}()
 	timer := time.NewTimer(cfg.Timeout)
 	defer timer.Stop()
+	// A client that connects after Dial gave up is closed, not leaked
+	// with its connections and metadata goroutine.
+	abandon := func() {
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.c.Close()
+			}
+		}()
+	}
 	var r result
 	select {
 	case r = <-ch:
 	case <-timer.C:
+		abandon()
 		return nil, fmt.Errorf("cannot reach kafka at %s: no answer within %s", strings.Join(cfg.Brokers, ","), cfg.Timeout)
 	case <-ctx.Done():
+		abandon()
 		return nil, context.Cause(ctx)
 	}
 	if r.err != nil {
@@ -354,9 +365,23 @@ func (c *Client) TopicPartitions(ctx context.Context, topic string) ([]Partition
 // Config.Timeout (a log ending in transaction markers does that too; the
 // platform's producers are not transactional).
 func (c *Client) ReadAll(ctx context.Context, topic string) ([]Record, []Partition, error) {
-	parts, err := c.TopicPartitions(ctx, topic)
+	return c.ReadRanges(ctx, topic, nil)
+}
+
+// ReadRanges is ReadAll of the offsets [from, to) that bound chooses in each
+// partition (within its log start and high watermark; nil bound reads all):
+// the newest records of a large topic, or the few a caller asks for.
+func (c *Client) ReadRanges(ctx context.Context, topic string, bound func(Partition) (from, to int64)) ([]Record, []Partition, error) {
+	all, err := c.TopicPartitions(ctx, topic)
 	if err != nil {
 		return nil, nil, err
+	}
+	parts := slices.Clone(all)
+	if bound != nil {
+		for i, p := range parts {
+			from, to := bound(p)
+			parts[i].Oldest, parts[i].Newest = max(from, p.Oldest), min(to, p.Newest)
+		}
 	}
 	consumer, err := sarama.NewConsumerFromClient(c.client)
 	if err != nil {
@@ -391,7 +416,7 @@ func (c *Client) ReadAll(ctx context.Context, topic string) ([]Record, []Partiti
 	for _, g := range got {
 		recs = append(recs, g...)
 	}
-	return recs, parts, nil
+	return recs, all, nil
 }
 
 // readAll consumes p from its log start up to its high watermark as it was

@@ -107,12 +107,12 @@ func TestParseDLTCommand(t *testing.T) {
 		retention string // $CONSUMED_EVENTS_RETENTION
 		want      string
 	}{
-		{"list defaults", []string{"dlt"}, "", `name=dlt topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[]} dry-run=false force=false all=false retention=0s`},
+		{"list defaults", []string{"dlt"}, "", `name=dlt topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[] Newest:0} dry-run=false force=false all=false retention=0s`},
 		{"list filters", []string{"dlt", "-topic", "D", "-original-topic", "t", "-event-type", "E", "-error", "boom", "-key", "k", "-older-than", "1h", "-newer-than", "2h", "-n", "3"}, "",
-			`name=dlt topic="D" n=3 filter={OriginalTopic:t EventType:E ErrorContains:boom Key:k OlderThan:1h0m0s NewerThan:2h0m0s Positions:[]} dry-run=false force=false all=false retention=0s`},
-		{"replay by offsets, retention's default", []string{"dlt", "replay", "-offset", "1:7,3"}, "", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[1:7 0:3]} dry-run=false force=false all=false retention=168h0m0s`},
-		{"replay flags around replay, retention from the environment", []string{"dlt", "-dry-run", "replay", "-key", "k", "-force"}, "2h", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key:k OlderThan:0s NewerThan:0s Positions:[]} dry-run=true force=true all=false retention=2h0m0s`},
-		{"-retention over the environment", []string{"dlt", "replay", "-all", "-retention", "30m"}, "2h", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[]} dry-run=false force=false all=true retention=30m0s`},
+			`name=dlt topic="D" n=3 filter={OriginalTopic:t EventType:E ErrorContains:boom Key:k OlderThan:1h0m0s NewerThan:2h0m0s Positions:[] Newest:0} dry-run=false force=false all=false retention=0s`},
+		{"replay by offsets, retention's default", []string{"dlt", "replay", "-offset", "1:7,3"}, "", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[1:7 0:3] Newest:0} dry-run=false force=false all=false retention=168h0m0s`},
+		{"replay flags around replay, retention from the environment", []string{"dlt", "-dry-run", "replay", "-key", "k", "-force"}, "2h", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key:k OlderThan:0s NewerThan:0s Positions:[] Newest:0} dry-run=true force=true all=false retention=2h0m0s`},
+		{"-retention over the environment", []string{"dlt", "replay", "-all", "-retention", "30m"}, "2h", `name=dlt replay topic="DLT" n=0 filter={OriginalTopic: EventType: ErrorContains: Key: OlderThan:0s NewerThan:0s Positions:[] Newest:0} dry-run=false force=false all=true retention=30m0s`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

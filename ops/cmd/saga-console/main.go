@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	timelines := timeline.Builder{
 		Sources:     []timeline.Source{customer.Source(), payment.Source()},
 		Kafka:       kafka,
-		DeadLetters: console.DeadLetters(kafka, cfg.DLTTopic),
+		DeadLetters: console.DeadLetters(kafka, cfg.DLTTopic, cfg.ScanLimit),
 		ScanLimit:   cfg.ScanLimit,
 		Log:         log,
 	}
