@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sagaoutbox/platform/commonlib/envconfig"
+	"github.com/sagaoutbox/platform/commonlib/proctest"
 )
 
 // nothing listens on port 1: every upstream is refused at once.
@@ -71,31 +71,13 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeAndStop serves with Kafka and the services down (the console
 // still starts), answers /healthz, and stops when the context ends, as on
 // SIGINT or SIGTERM.
 func TestServeAndStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr proctest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, nil, env(map[string]string{"CONSOLE_ADDR": "127.0.0.1:0"}), io.Discard, &stderr)
