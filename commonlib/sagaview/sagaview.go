@@ -129,7 +129,8 @@ type Outbox struct {
 // order they happen: consumed, decided, written, ended) and puts an
 // event's writing before its publication before its consumption or
 // dead-lettering, whatever the times say. Among the steps free to come
-// next it takes the earliest.
+// next it takes the earliest. Two transactions of one service in the same
+// millisecond cannot be told apart: their steps are ordered as one.
 func Sort(steps []Step) {
 	n := len(steps)
 	less := func(a, b int) bool {
